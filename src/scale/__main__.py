@@ -1,0 +1,3 @@
+from scale.cli.main import main
+
+main()

@@ -1,0 +1,39 @@
+"""The FastAPI application: built by :func:`create_app` from its parts; nothing at import time."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+import scale
+from scale.api.deps import AppContext, reject_nul
+from scale.api.errors import install_error_handlers
+from scale.api.routes import job_types, jobs, scheduler, system
+from scale.clock import SystemClock
+from scale.config import Settings
+from scale.scheduler.ports import Clock
+from scale.store.db import Database
+
+API_PREFIX = "/v6"
+
+
+def create_app(settings: Settings, db: Database, *, clock: Clock | None = None) -> FastAPI:
+    """The v6 REST API over ``db``. Paths need their trailing slash: ``/v6/jobs`` is a 404.
+
+    The caller owns ``db`` (and disposes of it); ``clock`` defaults to the system clock.
+    """
+    app = FastAPI(
+        title="Scale",
+        version=scale.__version__,
+        description="Scale's v6 REST API: status, scheduler settings, job types and jobs.",
+        redirect_slashes=False,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.context = AppContext(settings=settings, db=db, clock=clock or SystemClock())
+    install_error_handlers(app)
+    v6 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_nul)])
+    for module in (system, scheduler, job_types, jobs):
+        v6.include_router(module.router)
+    app.include_router(v6)
+    return app

@@ -1,0 +1,66 @@
+"""Page-number pagination, Scale's ``{count, next, previous, results}`` with absolute-path links.
+
+A page past the end is an empty page (200), not a 404; ``page`` < 1 or ``page_size`` outside
+1..1000 is a 400 naming the parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query, Request
+
+from scale.api.schemas.common import Page
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+#: Keeps page * page_size inside a 64-bit offset on every database.
+MAX_PAGE = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    @property
+    def limit(self) -> int:
+        return self.page_size
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page (at most 1000)")
+    ] = DEFAULT_PAGE_SIZE,
+) -> PageParams:
+    return PageParams(page, page_size)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def page_link(request: Request, page: int) -> str:
+    """This request's path and query with ``page`` replaced (other parameters kept, in order)."""
+    items = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    items.append(("page", str(page)))
+    return f"{request.url.path}?{urlencode(items)}"
+
+
+def make_page(request: Request, params: PageParams, count: int, results: Sequence[T]) -> Page[T]:
+    has_next = params.page * params.page_size < count
+    return Page(
+        count=count,
+        next=page_link(request, params.page + 1) if has_next else None,
+        previous=page_link(request, params.page - 1) if params.page > 1 else None,
+        results=list(results),
+    )

@@ -1,0 +1,156 @@
+"""``/v6/job-types/``: the POST body (create-or-edit, and validation) and the list/detail shapes."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, StrictBool, StrictInt, StrictStr
+
+from scale.api.schemas.common import UtcDateTime, WriteModel
+from scale.exceptions import FieldProblem
+from scale.services.job_types import JobTypeSpec, Validation
+from scale.store.tables import JobTypeRow
+
+
+class JobConfigurationIn(WriteModel):
+    """Scale's ``JobConfigurationV6``. ``priority``: lower runs first; 100 when absent."""
+
+    priority: StrictInt | None = None
+    settings: dict[str, Any] | None = None
+    mounts: dict[str, Any] | None = None
+    output_workspaces: dict[str, Any] | None = None
+
+
+class JobTypeIn(WriteModel):
+    """POST ``/v6/job-types/``. ``docker_image`` is required but may be ``""`` (process runtime).
+
+    ``auto_update`` is accepted for Scale clients and ignored (there are no recipes to update).
+    """
+
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"icon_code", "max_scheduled"})
+
+    docker_image: StrictStr
+    manifest: dict[str, Any]
+    configuration: JobConfigurationIn | None = None
+    icon_code: StrictStr | None = None
+    is_published: StrictBool | None = None
+    is_active: StrictBool | None = None
+    is_paused: StrictBool | None = None
+    max_scheduled: StrictInt | None = None
+    max_tries: StrictInt | None = None
+    auto_update: StrictBool | None = None
+
+    def to_spec(self) -> JobTypeSpec:
+        configuration = (
+            self.configuration.model_dump(exclude_unset=True) if self.configuration is not None else None
+        )
+        return JobTypeSpec(
+            docker_image=self.docker_image,
+            manifest=self.manifest,
+            configuration=configuration,
+            icon_code=self.icon_code,
+            is_published=self.is_published,
+            is_active=self.is_active,
+            is_paused=self.is_paused,
+            max_scheduled=self.max_scheduled,
+            max_tries=self.max_tries,
+            given=frozenset(self.model_fields_set),
+        )
+
+
+class JobTypeOut(BaseModel):
+    id: int
+    name: str
+    version: str
+    title: str | None
+    description: str | None
+    icon_code: str | None
+    is_published: bool
+    is_active: bool
+    is_paused: bool
+    is_system: bool
+    max_scheduled: int | None
+    revision_num: int
+    docker_image: str
+    created: UtcDateTime
+    deprecated: UtcDateTime | None
+    paused: UtcDateTime | None
+    last_modified: UtcDateTime
+
+    @staticmethod
+    def _fields(row: JobTypeRow) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "name": row.name,
+            "version": row.version,
+            "title": row.title,
+            "description": row.description,
+            "icon_code": row.icon_code,
+            "is_published": row.is_published,
+            "is_active": row.is_active,
+            "is_paused": row.is_paused,
+            "is_system": row.is_system,
+            "max_scheduled": row.max_scheduled,
+            "revision_num": row.revision_num,
+            "docker_image": row.docker_image,
+            "created": row.created,
+            "deprecated": row.deprecated,
+            "paused": row.paused,
+            "last_modified": row.last_modified,
+        }
+
+    @classmethod
+    def from_row(cls, row: JobTypeRow) -> JobTypeOut:
+        return cls(**cls._fields(row))
+
+
+class JobTypeDetailOut(JobTypeOut):
+    max_tries: int
+    unmet_resources: str | None
+    manifest: dict[str, Any]
+    configuration: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: JobTypeRow) -> JobTypeDetailOut:
+        return cls(
+            **cls._fields(row),
+            max_tries=row.max_tries,
+            unmet_resources=row.unmet_resources,
+            manifest=row.manifest,
+            configuration=row.configuration,
+        )
+
+
+class ValidationMessage(BaseModel):
+    name: str
+    description: str
+
+
+class ValidationOut(BaseModel):
+    """Scale's validation result; ``name`` is a code, ``description`` names the field and the reason."""
+
+    is_valid: bool
+    errors: list[ValidationMessage]
+    warnings: list[ValidationMessage]
+
+    @staticmethod
+    def _message(problem: FieldProblem) -> ValidationMessage:
+        if problem.field.startswith("manifest"):
+            code = "INVALID_MANIFEST"
+        elif problem.field.startswith("configuration"):
+            code = "INVALID_CONFIGURATION"
+        else:
+            code = "INVALID_JOB_TYPE"
+        return ValidationMessage(name=code, description=str(problem))
+
+    @classmethod
+    def from_validation(cls, validation: Validation) -> ValidationOut:
+        return cls(
+            is_valid=validation.is_valid,
+            errors=[cls._message(p) for p in validation.problems],
+            warnings=[cls._message(p) for p in validation.warnings],
+        )
+
+    @classmethod
+    def ok(cls) -> ValidationOut:
+        return cls(is_valid=True, errors=[], warnings=[])

@@ -1,0 +1,224 @@
+"""``/v6/jobs/``: the POST body, job summaries and details, executions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, StrictInt, StrictStr
+
+from scale.api.schemas.common import UtcDateTime, WriteModel
+from scale.services.jobs import ExecutionView, JobDetailView, JobView
+from scale.store.tables import ErrorRow, JobTypeRow, NodeRow
+
+
+class JobInputIn(WriteModel):
+    """Seed job data: ``json`` values by input name, ``files`` file ids by input name.
+
+    ``version`` is accepted because Scale v6 clients send one with their data; it is not stored.
+    """
+
+    json_: dict[str, Any] = Field(default_factory=dict, alias="json")
+    files: dict[str, list[StrictInt]] = Field(default_factory=dict)
+    version: StrictStr | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {"json": self.json_, "files": self.files}
+
+
+class JobIn(WriteModel):
+    """POST ``/v6/jobs/``. ``configuration`` is type-checked and not yet used."""
+
+    job_type_id: StrictInt
+    input: JobInputIn = Field(default_factory=JobInputIn)
+    configuration: dict[str, Any] | None = None
+
+
+class JobTypeRef(BaseModel):
+    id: int
+    name: str
+    version: str
+    title: str | None
+    description: str | None
+    icon_code: str | None
+    is_system: bool
+
+    @classmethod
+    def from_row(cls, row: JobTypeRow) -> JobTypeRef:
+        return cls(
+            id=row.id,
+            name=row.name,
+            version=row.version,
+            title=row.title,
+            description=row.description,
+            icon_code=row.icon_code,
+            is_system=row.is_system,
+        )
+
+
+class JobTypeShortRef(BaseModel):
+    id: int
+    name: str
+    version: str
+
+
+class JobTypeRevRef(BaseModel):
+    id: int
+    revision_num: int
+
+
+class NodeRef(BaseModel):
+    id: int
+    hostname: str
+
+    @classmethod
+    def from_row(cls, row: NodeRow | None) -> NodeRef | None:
+        return None if row is None else cls(id=row.id, hostname=row.hostname)
+
+
+class ErrorRef(BaseModel):
+    id: int
+    name: str
+    title: str | None
+    description: str | None
+    category: str
+
+    @classmethod
+    def from_row(cls, row: ErrorRow | None) -> ErrorRef | None:
+        if row is None:
+            return None
+        return cls(
+            id=row.id, name=row.name, title=row.title, description=row.description, category=row.category
+        )
+
+
+class JobRef(BaseModel):
+    id: int
+
+
+class ResourcesOut(BaseModel):
+    """Scale's resource wrapper: ``{"resources": {"cpus": .., "mem": .., "disk": .., "gpus": ..}}``."""
+
+    resources: dict[str, float]
+
+
+class ExecutionOut(BaseModel):
+    id: int
+    status: str
+    exe_num: int
+    cluster_id: str
+    created: UtcDateTime
+    queued: UtcDateTime
+    started: UtcDateTime
+    ended: UtcDateTime | None
+    job: JobRef
+    node: NodeRef | None
+    error: ErrorRef | None
+    job_type: JobTypeShortRef
+    timeout: int
+    exit_code: int | None
+
+    @staticmethod
+    def _fields(view: ExecutionView) -> dict[str, Any]:
+        exe, end = view.exe, view.end
+        return {
+            "id": exe.id,
+            "status": view.status.value,
+            "exe_num": exe.exe_num,
+            "cluster_id": exe.cluster_id,
+            "created": exe.created,
+            "queued": exe.queued,
+            "started": exe.started,
+            "ended": end.ended if end is not None else None,
+            "job": JobRef(id=exe.job_id),
+            "node": NodeRef.from_row(view.node),
+            "error": ErrorRef.from_row(view.error),
+            "job_type": JobTypeShortRef(
+                id=view.job_type.id, name=view.job_type.name, version=view.job_type.version
+            ),
+            "timeout": exe.timeout,
+            "exit_code": end.exit_code if end is not None else None,
+        }
+
+    @classmethod
+    def from_view(cls, view: ExecutionView) -> ExecutionOut:
+        return cls(**cls._fields(view))
+
+
+class ExecutionDetailOut(ExecutionOut):
+    task_results: list[Any] | None
+    resources: ResourcesOut
+
+    @classmethod
+    def from_view(cls, view: ExecutionView) -> ExecutionDetailOut:
+        return cls(
+            **cls._fields(view),
+            task_results=view.end.task_results if view.end is not None else None,
+            resources=ResourcesOut(resources=view.exe.resources),
+        )
+
+
+class JobOut(BaseModel):
+    id: int
+    job_type: JobTypeRef
+    job_type_rev: JobTypeRevRef | None
+    status: str
+    node: NodeRef | None
+    error: ErrorRef | None
+    num_exes: int
+    max_tries: int
+    priority: int
+    created: UtcDateTime
+    queued: UtcDateTime | None
+    started: UtcDateTime | None
+    ended: UtcDateTime | None
+    last_status_change: UtcDateTime | None
+    last_modified: UtcDateTime
+
+    @staticmethod
+    def _fields(view: JobView) -> dict[str, Any]:
+        job, rev = view.job, view.revision
+        return {
+            "id": job.id,
+            "job_type": JobTypeRef.from_row(view.job_type),
+            "job_type_rev": JobTypeRevRef(id=rev.id, revision_num=rev.revision_num) if rev else None,
+            "status": job.status,
+            "node": NodeRef.from_row(view.node),
+            "error": ErrorRef.from_row(view.error),
+            "num_exes": job.num_exes,
+            "max_tries": job.max_tries,
+            "priority": job.priority,
+            "created": job.created,
+            "queued": job.queued,
+            "started": job.started,
+            "ended": job.ended,
+            "last_status_change": job.last_status_change,
+            "last_modified": job.last_modified,
+        }
+
+    @classmethod
+    def from_view(cls, view: JobView) -> JobOut:
+        return cls(**cls._fields(view))
+
+
+class JobDetailOut(JobOut):
+    """A job with its resources, data, latest execution and, while queued, why it waits."""
+
+    resources: ResourcesOut
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    execution: ExecutionOut | None
+    timeout: int
+    queue_reasons: dict[str, Any] | None
+
+    @classmethod
+    def from_detail(cls, detail: JobDetailView) -> JobDetailOut:
+        job = detail.summary.job
+        return cls(
+            **cls._fields(detail.summary),
+            resources=ResourcesOut(resources=job.resources),
+            input=job.input,
+            output=job.output,
+            execution=ExecutionOut.from_view(detail.execution) if detail.execution else None,
+            timeout=job.timeout,
+            queue_reasons=detail.queue_reasons,
+        )

@@ -1,0 +1,133 @@
+"""The composition root: the one place that builds objects from ``Settings``."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from scale.backends import make_backend
+from scale.clock import SystemClock
+from scale.config import Settings
+from scale.messaging.pool import ThreadHandlerPool
+from scale.messaging.transport import DatabaseTransport
+from scale.messaging.worker import MessageWorker
+from scale.scheduler.core import Scheduler, SchedulerConfig
+from scale.scheduler.loop import LoopRunner
+from scale.scheduler.ports import Backend, Clock
+from scale.services.handlers import HANDLERS
+from scale.store.db import Database
+from scale.store.migrate import update_database
+from scale.store.scheduler_store import SqlSchedulerStore
+
+log = logging.getLogger(__name__)
+
+
+def build_database(settings: Settings) -> Database:
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.resolved_database_url)
+
+
+def build_backend(settings: Settings, clock: Clock, **kwargs: Any) -> Backend:
+    if settings.backend == "local":
+        return make_backend(
+            "local", data_dir=settings.data_dir, num_nodes=settings.nodes, clock=clock, **kwargs
+        )
+    from scale.backends.sim import make_sim_nodes
+
+    return make_backend("sim", nodes=make_sim_nodes(settings.sim_nodes), clock=clock, **kwargs)
+
+
+def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
+    p = settings.periods
+    values: dict[str, Any] = {
+        "hostname": socket.getfqdn(),
+        "data_dir": str(settings.data_dir.resolve()),
+        "scheduling_s": p.scheduling,
+        "sync_s": p.sync,
+        "status_s": p.status,
+        "task_handling_s": p.task_handling,
+        "reconciliation_s": p.reconciliation,
+        "messaging_s": p.messaging,
+    }
+    values.update(overrides)
+    return SchedulerConfig(**values)
+
+
+@dataclass
+class SchedulerService:
+    """A scheduler with its loops, its message handlers and its backend, started and stopped as one."""
+
+    scheduler: Scheduler
+    runner: LoopRunner
+    pool: ThreadHandlerPool
+    backend: Backend
+    clock: Clock
+    db_update_completed: datetime | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self, *, background: bool = True) -> None:
+        self.scheduler.start(self.clock.now(), db_update_completed=self.db_update_completed)
+        if background:
+            self._thread = threading.Thread(
+                target=self.runner.run, args=(self._stop,), name="scheduler", daemon=True
+            )
+            self._thread.start()
+        else:
+            self.runner.run(self._stop)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the loops, flush outbound messages, stop handlers, stop every task (no child left)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        try:
+            self.scheduler.messaging_tick(self.clock.now())
+        except Exception:
+            log.exception("final message flush failed")
+        self.pool.close()
+        self.backend.close()
+
+
+def build_scheduler_service(
+    settings: Settings,
+    db: Database,
+    *,
+    clock: Clock | None = None,
+    backend: Backend | None = None,
+    run_db_update: bool = True,
+    **config_overrides: Any,
+) -> SchedulerService:
+    clock = clock or SystemClock()
+    completed = None
+    if run_db_update:
+        update_database(db)
+        completed = clock.now()
+    transport = DatabaseTransport(db)
+    pool = ThreadHandlerPool(lambda: MessageWorker(transport, HANDLERS, now=clock.now))
+    backend = backend or build_backend(settings, clock)
+    scheduler = Scheduler(
+        backend=backend,
+        store=SqlSchedulerStore(db),
+        clock=clock,
+        handlers=pool,
+        config=scheduler_config(settings, **config_overrides),
+    )
+    return SchedulerService(
+        scheduler=scheduler,
+        runner=LoopRunner(scheduler.loops(), clock),
+        pool=pool,
+        backend=backend,
+        clock=clock,
+        db_update_completed=completed,
+    )
+
+
+def data_dir_path(value: str | Path | None) -> Path:
+    return Path(value) if value else Path(".scale")

@@ -1,0 +1,184 @@
+"""``scale``: run the embedded system, or its parts, from one command.
+
+scale up            API + scheduler + local backend + message handlers in one process
+scale api           the REST API only
+scale scheduler     the scheduler (and its message handlers) only
+scale db-update     bring the database to the current version
+scale message-handler   apply queued command messages (one process)
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from scale import __version__
+from scale.config import Settings
+from scale.exceptions import ScaleError
+
+app = typer.Typer(
+    help="Scale for Python: a cluster job scheduler.", no_args_is_help=True, add_completion=False
+)
+console = Console()
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default ./.scale)")]
+Host = Annotated[str, typer.Option("--host", help="Address the API listens on")]
+Port = Annotated[int, typer.Option("--port", help="Port the API listens on")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except ScaleError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _serve(settings: Settings, api_app: Any) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        api_app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+    )
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def up(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    data_dir: DataDir = None,
+    nodes: Annotated[int, typer.Option("--nodes", help="Split this host into N nodes")] = 1,
+    backend: Annotated[str, typer.Option("--backend", help="local or sim (a simulation)")] = "local",
+) -> None:
+    """Run everything on this machine: API, scheduler, local backend, SQLite."""
+    from scale.api.app import create_app
+    from scale.bootstrap import build_database, build_scheduler_service
+
+    settings = _settings(host=host, port=port, data_dir=data_dir, nodes=nodes, backend=backend)
+    _logging(settings)
+    db = build_database(settings)
+    service = build_scheduler_service(settings, db)
+    service.start(background=True)
+    console.print(
+        f"Scale {__version__} is up: http://{settings.host}:{settings.port}/v6/status/", highlight=False
+    )
+    console.print(f"Database: {db.url}", highlight=False)
+    try:
+        _serve(settings, create_app(settings, db))
+    finally:
+        service.stop()
+        db.dispose()
+
+
+@app.command()
+def api(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
+    """Run the REST API only (against --data-dir's SQLite or SCALE_DATABASE_URL)."""
+    from scale.api.app import create_app
+    from scale.bootstrap import build_database
+    from scale.store.migrate import update_database
+
+    settings = _settings(host=host, port=port, data_dir=data_dir)
+    _logging(settings)
+    db = build_database(settings)
+    update_database(db)
+    console.print(f"Scale API {__version__}: http://{settings.host}:{settings.port}/v6/", highlight=False)
+    try:
+        _serve(settings, create_app(settings, db))
+    finally:
+        db.dispose()
+
+
+@app.command()
+def scheduler(
+    data_dir: DataDir = None,
+    backend: Annotated[str, typer.Option("--backend", help="local or sim (a simulation)")] = "local",
+    nodes: Annotated[int, typer.Option("--nodes", help="Local backend: split this host into N nodes")] = 1,
+    sim_nodes: Annotated[
+        int, typer.Option("--sim-nodes", help="Sim backend: number of simulated nodes")
+    ] = 10,
+) -> None:
+    """Run the scheduler only; stops cleanly on Ctrl-C or SIGTERM."""
+    from scale.bootstrap import build_database, build_scheduler_service
+
+    settings = _settings(data_dir=data_dir, backend=backend, nodes=nodes, sim_nodes=sim_nodes)
+    _logging(settings)
+    db = build_database(settings)
+    service = build_scheduler_service(settings, db)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    service.start(background=True)
+    console.print(f"Scale scheduler {__version__} running on the {settings.backend} backend", highlight=False)
+    try:
+        stop.wait()
+    finally:
+        service.stop()
+        db.dispose()
+
+
+@app.command("db-update")
+def db_update(data_dir: DataDir = None) -> None:
+    """Bring the database to the current version (migrations and data); safe to repeat."""
+    from scale.bootstrap import build_database
+    from scale.store.migrate import update_database
+
+    settings = _settings(data_dir=data_dir)
+    db = build_database(settings)
+    update_database(db)
+    db.dispose()
+    console.print("Database is up to date.")
+
+
+@app.command("message-handler")
+def message_handler(
+    data_dir: DataDir = None,
+    once: Annotated[bool, typer.Option("--once", help="Apply what is queued, then exit")] = False,
+) -> None:
+    """Apply command messages from the database transport until stopped."""
+    from scale.bootstrap import build_database
+    from scale.messaging.transport import DatabaseTransport
+    from scale.messaging.worker import MessageWorker
+    from scale.services.handlers import HANDLERS
+
+    settings = _settings(data_dir=data_dir)
+    _logging(settings)
+    db = build_database(settings)
+    worker = MessageWorker(DatabaseTransport(db), HANDLERS)
+    if once:
+        count = worker.drain()
+        console.print(f"Handled {count} message(s).")
+        db.dispose()
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker.run(stop)
+    db.dispose()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+def main() -> None:
+    app()

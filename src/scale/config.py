@@ -1,0 +1,95 @@
+"""Process settings: read once at start-up, typed, validated, passed down. Never a module global.
+
+Runtime settings an operator changes through the API (pause, queue mode, message handler count)
+live in the database, not here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from scale.exceptions import InvalidRequest
+
+
+def _env_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise InvalidRequest(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True)
+class LoopPeriods:
+    """Loop periods in seconds (DESIGN §5)."""
+
+    scheduling: float = 1.0
+    sync: float = 10.0
+    status: float = 5.0
+    task_handling: float = 5.0
+    reconciliation: float = 1.0
+    messaging: float = 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".scale")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    backend: str = "local"
+    nodes: int = 1
+    sim_nodes: int = 10
+    status_freshness_s: float = 12.0
+    periods: LoopPeriods = field(default_factory=LoopPeriods)
+    public_read: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """SQLite in the data directory unless ``SCALE_DATABASE_URL`` says otherwise."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'scale.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if "SCALE_DATA_DIR" in env:
+            values["data_dir"] = Path(env["SCALE_DATA_DIR"])
+        if env.get("SCALE_DATABASE_URL"):
+            values["database_url"] = env["SCALE_DATABASE_URL"]
+        if "SCALE_PUBLIC_READ" in env:
+            values["public_read"] = _env_bool(env["SCALE_PUBLIC_READ"])
+        if "SCALE_LOG_LEVEL" in env:
+            values["log_level"] = env["SCALE_LOG_LEVEL"]
+        periods = {
+            name: float(env[f"SCALE_PERIOD_{name.upper()}"])
+            for name in LoopPeriods.__dataclass_fields__
+            if f"SCALE_PERIOD_{name.upper()}" in env
+        }
+        if periods:
+            values["periods"] = LoopPeriods(**periods)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values.get("data_dir"), str):
+            values["data_dir"] = Path(values["data_dir"])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def validate(self) -> None:
+        if self.nodes < 1:
+            raise InvalidRequest("nodes: must be at least 1")
+        if not 0 < self.port < 65536:
+            raise InvalidRequest("port: must be between 1 and 65535")
+        if self.backend not in {"local", "sim"}:
+            raise InvalidRequest("backend: must be one of local, sim")

@@ -1,0 +1,1 @@
+"""Command messages and their transport. No business logic: handlers live in ``services``."""

@@ -1,0 +1,93 @@
+"""The database transport for command messages (the default; RabbitMQ comes later).
+
+A handler claims a batch by stamping a lease on rows nobody holds (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, so several handlers never wait on each other), applies each message and deletes
+its row in the same transaction as the change it made: on this transport a message is applied
+exactly once even though handlers are written for at-least-once delivery. A message that fails
+``max_attempts`` times is marked dead and stops blocking the ones behind it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from scale.messaging.messages import ClaimedMessage, Message
+from scale.store.db import Database
+from scale.store.tables import MessageRow
+
+MAX_ATTEMPTS = 5
+
+
+class DatabaseTransport:
+    name = "database"
+
+    def __init__(self, db: Database, *, lease_s: float = 60.0, max_attempts: int = MAX_ATTEMPTS) -> None:
+        self.db = db
+        self.lease_s = lease_s
+        self.max_attempts = max_attempts
+
+    def add(self, session: Session, messages: Sequence[Message], now: datetime | None = None) -> None:
+        """Queue messages inside the caller's transaction, so they commit with its changes."""
+        now = now or datetime.now(UTC)
+        session.add_all(MessageRow(type=m.type, body=m.body, created=now) for m in messages)
+
+    def send(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        with self.db.session() as session:
+            self.add(session, messages)
+
+    def claim(self, limit: int = 20) -> list[ClaimedMessage]:
+        now = time.time()
+        with self.db.session() as session:
+            query = (
+                select(MessageRow.id)
+                .where(MessageRow.dead.is_(False), MessageRow.claimed_until < now)
+                .order_by(MessageRow.id)
+                .limit(limit)
+            )
+            if self.db.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            session.execute(
+                update(MessageRow).where(MessageRow.id.in_(ids)).values(claimed_until=now + self.lease_s)
+            )
+            rows = session.scalars(select(MessageRow).where(MessageRow.id.in_(ids)).order_by(MessageRow.id))
+            return [ClaimedMessage(r.id, r.type, dict(r.body), r.attempts) for r in rows]
+
+    def ack(self, session: Session, message_id: int) -> None:
+        """Delete an applied message inside the transaction that applied it."""
+        session.execute(delete(MessageRow).where(MessageRow.id == message_id))
+
+    def fail(self, message_id: int, error: str) -> bool:
+        """Record a failed attempt and release the claim; returns True when the message is now dead."""
+        with self.db.session() as session:
+            row = session.get(MessageRow, message_id)
+            if row is None:
+                return False
+            row.attempts += 1
+            row.last_error = error[-4000:]
+            row.claimed_until = 0.0
+            row.dead = row.attempts >= self.max_attempts
+            return row.dead
+
+    def backlog(self) -> int:
+        with self.db.read() as session:
+            count = session.scalar(
+                select(func.count()).select_from(MessageRow).where(MessageRow.dead.is_(False))
+            )
+            return int(count or 0)
+
+    def dead_count(self) -> int:
+        with self.db.read() as session:
+            count = session.scalar(
+                select(func.count()).select_from(MessageRow).where(MessageRow.dead.is_(True))
+            )
+            return int(count or 0)

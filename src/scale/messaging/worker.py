@@ -1,0 +1,87 @@
+"""The message handler loop: claim a batch, apply each message with its handler, repeat.
+
+Handlers are injected (``services.handlers.HANDLERS``); this module knows nothing about jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from scale.messaging.messages import ClaimedMessage, Message
+from scale.messaging.transport import DatabaseTransport
+
+log = logging.getLogger(__name__)
+
+#: A handler applies one message body inside the given session and may return follow-up messages.
+Handler = Callable[[Session, dict[str, Any], datetime], list[Message] | None]
+
+
+class MessageWorker:
+    def __init__(
+        self,
+        transport: DatabaseTransport,
+        handlers: Mapping[str, Handler],
+        *,
+        batch_size: int = 20,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.transport = transport
+        self.handlers = handlers
+        self.batch_size = batch_size
+        self.now = now
+        self.applied = 0
+        self.failed = 0
+
+    def tick(self) -> int:
+        """Handle one batch; returns how many messages were handled (applied or failed)."""
+        claimed = self.transport.claim(self.batch_size)
+        for message in claimed:
+            self._apply(message)
+        return len(claimed)
+
+    def drain(self, max_batches: int = 10_000) -> int:
+        """Handle messages until none are left to claim (tests and one-shot runs use this)."""
+        total = 0
+        for _ in range(max_batches):
+            n = self.tick()
+            if n == 0:
+                break
+            total += n
+        return total
+
+    def _apply(self, message: ClaimedMessage) -> bool:
+        handler = self.handlers.get(message.type)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for message type {message.type!r}")
+            with self.transport.db.session() as session:
+                follow_ups = handler(session, message.body, self.now()) or []
+                self.transport.ack(session, message.id)
+                if follow_ups:
+                    self.transport.add(session, follow_ups)
+        except Exception as exc:
+            self.failed += 1
+            dead = self.transport.fail(message.id, f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "message %s (%s) failed%s: %s", message.id, message.type, " (dead)" if dead else "", exc
+            )
+            return False
+        self.applied += 1
+        return True
+
+    def run(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
+        """Loop until ``stop`` is set; waits a little when there is nothing to do."""
+        while not stop.is_set():
+            try:
+                n = self.tick()
+            except Exception:
+                log.exception("message handler tick failed")
+                n = 0
+            if n == 0:
+                stop.wait(idle_wait)

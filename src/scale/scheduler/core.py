@@ -1,0 +1,679 @@
+"""The scheduler: the one owner of live cluster state.
+
+It applies backend events, runs the pure scheduling pass, launches what the plan says, ends
+executions, sends command messages, and builds the status. Each loop of DESIGN §5 is one
+``*_tick(now)`` method here; ``loops()`` hands them to a ``LoopRunner``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from scale.domain import seed
+from scale.domain.resources import ZERO, Resources
+from scale.domain.states import ErrorCategory, ExecutionStatus, QueueMode, TaskKind, TaskState
+from scale.domain.tasks import (
+    Agent,
+    AgentLost,
+    AgentUp,
+    BackendEvent,
+    NewOffer,
+    OfferRescinded,
+    Registration,
+    TaskSpec,
+    TaskStatus,
+    TaskUpdate,
+)
+from scale.scheduler.executions import PRE_POST_TIMEOUT_S, Outcome, RunningExecution, TaskPlan
+from scale.scheduler.loop import Loop
+from scale.scheduler.metrics import BLOCK, WINDOW, FinishedExecution, FinishedMetrics, RateCounters
+from scale.scheduler.node_state import NodeFacts, NodeState, derive_node_state
+from scale.scheduler.offers import EMPTY_BREAKDOWN, AgentResources
+from scale.scheduler.planning import PlanInput, PlanNode, RunningWork, WaitingTask, schedule_pass
+from scale.scheduler.ports import (
+    Backend,
+    Clock,
+    ErrorRecord,
+    HandlerPool,
+    JobTypeRecord,
+    NewExecution,
+    NodeRecord,
+    OutMessage,
+    SchedulerSettings,
+    SchedulerStore,
+)
+from scale.scheduler.status import NodeView, StatusInputs, build_status
+
+log = logging.getLogger(__name__)
+
+_TERMINAL = frozenset({TaskState.FINISHED, TaskState.FAILED, TaskState.KILLED})
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """Plain values the core needs (the core never sees ``Settings``)."""
+
+    hostname: str
+    data_dir: str
+    python: str = sys.executable
+    scheduling_s: float = 1.0
+    sync_s: float = 10.0
+    status_s: float = 5.0
+    task_handling_s: float = 5.0
+    reconciliation_s: float = 1.0
+    messaging_s: float = 1.0
+    staging_timeout_s: float = 120.0
+    starvation_s: float = 600.0
+    recon_staging_s: float = 30.0
+    recon_running_s: float = 600.0
+    full_recon_s: float = 120.0
+    queue_window: int = 1000
+    #: when False, executions run ``main`` only (benchmarks on the sim backend)
+    pre_post_tasks: bool = True
+
+
+@dataclass
+class JobTypeInfo:
+    record: JobTypeRecord
+    manifest: seed.SeedManifest | None
+    error_mapping: dict[int, str] = field(default_factory=dict)
+
+    def status_json(self) -> dict[str, Any]:
+        r = self.record
+        return {
+            "id": r.id,
+            "name": r.name,
+            "version": r.version,
+            "title": r.title,
+            "description": r.description,
+            "is_system": r.is_system,
+            "icon_code": r.icon_code,
+        }
+
+
+def _allocated_env(res: Resources) -> dict[str, str]:
+    return {
+        "ALLOCATED_CPUS": f"{res.cpus:g}",
+        "ALLOCATED_MEM": f"{res.mem:g}",
+        "ALLOCATED_DISK": f"{res.disk:g}",
+        "ALLOCATED_GPUS": f"{res.gpus:g}",
+    }
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        store: SchedulerStore,
+        clock: Clock,
+        handlers: HandlerPool,
+        config: SchedulerConfig,
+    ) -> None:
+        self.backend = backend
+        self.store = store
+        self.clock = clock
+        self.handlers = handlers
+        self.config = config
+        self.registration: Registration | None = None
+        self.settings = SchedulerSettings()
+        self.agents: dict[str, Agent] = {}
+        self.online: set[str] = set()
+        self.agent_resources: dict[str, AgentResources] = {}
+        self.nodes: dict[int, NodeRecord] = {}
+        self.node_by_agent: dict[str, int] = {}
+        self.job_types: dict[int, JobTypeInfo] = {}
+        self.errors: dict[tuple[str | None, str], ErrorRecord] = {}
+        self.executions: dict[int, RunningExecution] = {}
+        self.task_owner: dict[str, int] = {}
+        self.rates = RateCounters(clock.monotonic())
+        self.finished = FinishedMetrics()
+        self.db_update_completed: datetime | None = None
+        self.outbox: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.unplaced_written: dict[int, dict[str, int]] = {}
+        self.recon_asked: dict[str, datetime] = {}
+        self.last_full_recon: datetime | None = None
+        self.last_status: dict[str, Any] | None = None
+        self.passes = 0
+
+    # ------------------------------------------------------------------ start-up and sync
+
+    def start(self, now: datetime, *, db_update_completed: datetime | None = None) -> None:
+        """Register with the backend, load state from the database, queue the restart message."""
+        self.registration = self.backend.register()
+        self.store.save_registration(self.registration)
+        self.db_update_completed = db_update_completed
+        self.sync_tick(now)
+        for fin in self.store.load_finished_since(now - WINDOW - BLOCK):
+            self.finished.add(fin, now)
+        self.store.send([("restart_scheduler", {"when": now.isoformat()})])
+
+    def sync_tick(self, now: datetime) -> None:
+        """Re-read runtime settings, job types, errors and nodes (DESIGN §5 sync loop)."""
+        self.settings = self.store.load_settings()
+        self._load_job_types(self.store.load_job_types())
+        self.errors = {(e.job_type_name, e.name): e for e in self.store.load_errors()}
+        for record in self.store.load_nodes():
+            self.nodes[record.node_id] = record
+            if record.agent_id and record.agent_id in self.agents:
+                self.node_by_agent[record.agent_id] = record.node_id
+        self.handlers.resize(self.settings.num_message_handlers)
+
+    def _load_job_types(self, records: list[JobTypeRecord]) -> None:
+        fresh: dict[int, JobTypeInfo] = {}
+        for record in records:
+            old = self.job_types.get(record.id)
+            if old is not None and old.record.revision_num == record.revision_num and old.record == record:
+                fresh[record.id] = old
+                continue
+            try:
+                manifest: seed.SeedManifest | None = seed.parse_manifest(record.manifest)
+            except seed.ManifestError:
+                log.warning("job type %s %s has an invalid manifest", record.name, record.version)
+                manifest = None
+            mapping = {m.code: m.name for m in manifest.errors} if manifest else {}
+            fresh[record.id] = JobTypeInfo(record, manifest, mapping)
+        self.job_types = fresh
+
+    # ------------------------------------------------------------------ backend events
+
+    def _apply_events(self, events: list[BackendEvent], now: datetime) -> None:
+        for event in events:
+            if isinstance(event, TaskStatus):
+                self._on_task_update(event.update, now)
+            elif isinstance(event, NewOffer):
+                offer = event.offer
+                resources = self.agent_resources.get(offer.agent_id)
+                if resources is None or offer.agent_id not in self.online:
+                    self.backend.decline([offer.offer_id])
+                    continue
+                resources.add_offer(offer)
+                self.rates.add("new_offers_per_sec")
+            elif isinstance(event, OfferRescinded):
+                for resources in self.agent_resources.values():
+                    if resources.remove_offer(event.offer_id) is not None:
+                        break
+            elif isinstance(event, AgentUp):
+                self._on_agent_up(event.agent, now)
+            elif isinstance(event, AgentLost):
+                self.online.discard(event.agent_id)
+                lost = self.agent_resources.pop(event.agent_id, None)
+                if lost is not None:
+                    lost.offers.clear()
+
+    def _on_agent_up(self, agent: Agent, now: datetime) -> None:
+        self.agents[agent.agent_id] = agent
+        self.online.add(agent.agent_id)
+        record = self.store.register_node(agent.hostname, agent.agent_id, now)
+        self.nodes[record.node_id] = record
+        for agent_id, node_id in list(self.node_by_agent.items()):
+            if node_id == record.node_id and agent_id != agent.agent_id:
+                del self.node_by_agent[agent_id]
+        self.node_by_agent[agent.agent_id] = record.node_id
+        self.agent_resources[agent.agent_id] = AgentResources(agent.agent_id, agent.total, now)
+
+    def _on_task_update(self, update: TaskUpdate, now: datetime) -> None:
+        self.rates.add("task_updates_per_sec")
+        if update.state in _TERMINAL:
+            self.rates.add("tasks_finished_per_sec")
+        self.recon_asked.pop(update.task_id, None)
+        exe_id = self.task_owner.get(update.task_id)
+        if exe_id is None:
+            return
+        exe = self.executions.get(exe_id)
+        if exe is None:
+            self.task_owner.pop(update.task_id, None)
+            return
+        if update.state in _TERMINAL or update.state == TaskState.LOST:
+            self.task_owner.pop(update.task_id, None)
+        outcome = exe.apply(update)
+        if outcome in (Outcome.COMPLETED, Outcome.FAILED):
+            self.rates.add("jobs_finished_per_sec")
+            self._execution_ended(exe, now)
+
+    # ------------------------------------------------------------------ executions
+
+    def _resolve_error(self, exe: RunningExecution) -> ErrorRecord | None:
+        if exe.error_name is None:
+            return None
+        if exe.error_is_mapped:
+            info = self.job_types.get(exe.job_type_id)
+            if info is not None:
+                mapped = self.errors.get((info.record.name, exe.error_name))
+                if mapped is not None:
+                    return mapped
+        return self.errors.get((None, exe.error_name)) or self.errors.get((None, "unknown"))
+
+    def _execution_ended(self, exe: RunningExecution, now: datetime) -> None:
+        """Record the end of an execution: metrics, and the messages that update the database."""
+        self.executions.pop(exe.job_exe_id, None)
+        if exe.task_id is not None:
+            self.task_owner.pop(exe.task_id, None)
+        ended = exe.ended or now
+        error = self._resolve_error(exe) if exe.status == ExecutionStatus.FAILED else None
+        category = error.category if error else (ErrorCategory.SYSTEM if exe.error_name else None)
+        self.finished.add(FinishedExecution(exe.node_id, exe.job_type_id, exe.status, category, ended), now)
+        self.outbox["create_job_exe_ends"].append(
+            {
+                "job_exe_id": exe.job_exe_id,
+                "job_id": exe.job_id,
+                "exe_num": exe.exe_num,
+                "job_type_id": exe.job_type_id,
+                "node_id": exe.node_id,
+                "status": exe.status.value,
+                "error_id": error.id if error else None,
+                "error_category": category.value if category else None,
+                "exit_code": exe.exit_code,
+                "task_results": exe.task_results,
+                "started": exe.started.isoformat(),
+                "ended": ended.isoformat(),
+            }
+        )
+        entry = {
+            "job_id": exe.job_id,
+            "exe_num": exe.exe_num,
+            "node_id": exe.node_id,
+            "ended": ended.isoformat(),
+        }
+        if exe.status == ExecutionStatus.COMPLETED:
+            self.outbox["completed_jobs"].append(entry)
+        elif exe.status == ExecutionStatus.FAILED:
+            self.outbox["failed_jobs"].append({**entry, "error_id": error.id if error else None})
+
+    def _fail_execution(self, exe: RunningExecution, error_name: str, now: datetime, *, kill: bool) -> None:
+        if kill and exe.task_id is not None:
+            self.backend.kill(exe.task_id)
+        exe.finish(ExecutionStatus.FAILED, error_name, now)
+        self._execution_ended(exe, now)
+
+    def _node_usable_for(self, exe: RunningExecution) -> bool:
+        node = self.nodes.get(exe.node_id)
+        return (
+            node is not None
+            and node.is_active
+            and exe.agent_id in self.online
+            and self.node_by_agent.get(exe.agent_id) == exe.node_id
+        )
+
+    def _fail_lost_executions(self, now: datetime) -> None:
+        for exe in list(self.executions.values()):
+            if not self._node_usable_for(exe):
+                self._fail_execution(exe, "node-lost", now, kill=True)
+
+    def _task_plans(self, info: JobTypeInfo, job_input: Mapping[str, Any], res: Resources) -> list[TaskPlan]:
+        manifest = info.manifest
+        assert manifest is not None
+        json_inputs = job_input.get("json") or {}
+        values = seed.command_values(manifest, json_inputs)
+        env = {**seed.job_environment(manifest, json_inputs), **_allocated_env(res)}
+        main = TaskPlan(
+            TaskKind.MAIN,
+            seed.render_command(manifest.command, values),
+            res,
+            None if info.record.is_system and manifest.timeout <= 0 else float(manifest.timeout),
+            env,
+        )
+        if info.record.is_system or not self.config.pre_post_tasks:
+            return [main]
+        py = shlex.quote(self.config.python)
+        task_env = {"SCALE_JOB_INPUT": json.dumps(job_input, sort_keys=True)}
+        pre = TaskPlan(TaskKind.PRE, f"{py} -m scale.taskrunner pre", res, PRE_POST_TIMEOUT_S, task_env)
+        post_res = Resources(res.cpus, res.mem, 0.0, res.gpus)
+        post = TaskPlan(
+            TaskKind.POST, f"{py} -m scale.taskrunner post", post_res, PRE_POST_TIMEOUT_S, task_env
+        )
+        return [pre, main, post]
+
+    def _task_spec(self, exe: RunningExecution) -> TaskSpec:
+        plan = exe.current
+        assert plan is not None
+        task_id = exe.next_task_id()
+        env = {
+            **plan.env,
+            "SCALE_JOB_ID": str(exe.job_id),
+            "SCALE_EXE_NUM": str(exe.exe_num),
+            "SCALE_JOB_EXE_ID": str(exe.job_exe_id),
+            "SCALE_TASK_TYPE": plan.kind.value,
+            "OUTPUT_DIR": os.path.join(exe.workdir, "outputs"),
+        }
+        logs = os.path.join(exe.workdir, "logs")
+        return TaskSpec(
+            task_id=task_id,
+            agent_id=exe.agent_id,
+            resources=plan.resources,
+            command=plan.command,
+            env=env,
+            workdir=exe.workdir,
+            stdout_path=os.path.join(logs, f"{plan.kind.value}.stdout"),
+            stderr_path=os.path.join(logs, f"{plan.kind.value}.stderr"),
+            image=plan.image,
+        )
+
+    # ------------------------------------------------------------------ the scheduling pass
+
+    def _node_state(self, record: NodeRecord) -> NodeState:
+        online = (
+            bool(record.agent_id)
+            and record.agent_id in self.online
+            and (self.node_by_agent.get(record.agent_id) == record.node_id)
+        )
+        return derive_node_state(
+            NodeFacts(
+                is_active=record.is_active,
+                is_online=online,
+                is_paused=record.is_paused,
+                scheduler_paused=self.settings.is_paused,
+            )
+        )
+
+    def _running_by_agent(self) -> dict[str, Resources]:
+        running: dict[str, Resources] = {}
+        for exe in self.executions.values():
+            plan = exe.current
+            if exe.task_id is not None and plan is not None:
+                running[exe.agent_id] = running.get(exe.agent_id, ZERO) + plan.resources
+        return running
+
+    def _plan_nodes(self) -> list[PlanNode]:
+        out: list[PlanNode] = []
+        for agent_id, resources in self.agent_resources.items():
+            node_id = self.node_by_agent.get(agent_id)
+            record = self.nodes.get(node_id) if node_id is not None else None
+            if record is None or agent_id not in self.online:
+                continue
+            state = self._node_state(record)
+            capacity = resources.watermark.max_with(resources.offered + resources.running)
+            out.append(
+                PlanNode(
+                    node_id=record.node_id,
+                    offered=resources.offered,
+                    total=resources.total,
+                    capacity=capacity,
+                    takes_new_jobs=state == NodeState.READY,
+                    runs_tasks=state not in (NodeState.DEPRECATED, NodeState.OFFLINE),
+                    refusal="" if state == NodeState.READY else f"node {state.value.lower()}",
+                )
+            )
+        return out
+
+    def _type_limits(self) -> tuple[dict[int, int], frozenset[int]]:
+        running = Counter(exe.job_type_id for exe in self.executions.values())
+        limits: dict[int, int] = {}
+        excluded: set[int] = set()
+        for type_id, info in self.job_types.items():
+            r = info.record
+            if r.is_paused or not r.is_active or info.manifest is None:
+                excluded.add(type_id)
+            elif r.max_scheduled is not None:
+                limits[type_id] = r.max_scheduled - running[type_id]
+                if limits[type_id] <= 0:
+                    excluded.add(type_id)
+        return limits, frozenset(excluded)
+
+    def scheduling_tick(self, now: datetime) -> None:
+        self.passes += 1
+        self._apply_events(self.backend.poll(), now)
+        running = self._running_by_agent()
+        for agent_id, resources in self.agent_resources.items():
+            resources.refresh(running.get(agent_id, ZERO), now)
+        self._fail_lost_executions(now)
+
+        nodes = self._plan_nodes()
+        waiting = [
+            WaitingTask(exe.job_exe_id, exe.node_id, exe.current.resources, exe.priority)
+            for exe in self.executions.values()
+            if exe.needs_launch() and exe.current is not None
+        ]
+        limits, excluded = self._type_limits()
+        schedule_new = not self.settings.is_paused and any(
+            n.takes_new_jobs and not n.offered.is_zero() for n in nodes
+        )
+        queue = (
+            self.store.load_queue(
+                lifo=self.settings.queue_mode == QueueMode.LIFO,
+                exclude_job_types=sorted(excluded),
+                limit=self.config.queue_window,
+            )
+            if schedule_new
+            else []
+        )
+        queue = [q for q in queue if q.job_type_id in self.job_types]
+        plan = schedule_pass(
+            PlanInput(
+                nodes=nodes,
+                waiting_tasks=waiting,
+                queue=queue,
+                running=[
+                    RunningWork(exe.node_id, exe.priority, exe.resources) for exe in self.executions.values()
+                ],
+                type_limits=limits,
+                schedule_new_jobs=schedule_new,
+            )
+        )
+        to_launch: dict[str, list[RunningExecution]] = defaultdict(list)
+        for key in plan.next_tasks:
+            exe = self.executions[key]
+            to_launch[exe.agent_id].append(exe)
+        jobs_launched = self._create_executions(plan.placements, now, to_launch)
+        self._launch(to_launch, now)
+        if self.settings.is_paused:
+            for resources in self.agent_resources.values():
+                if resources.offers:
+                    self.backend.decline(resources.take_all_offers())
+        self._record_unplaced(plan.unplaced, {p.job.job_id for p in plan.placements})
+        self.rates.add("jobs_launched_per_sec", jobs_launched)
+        self._check_starvation(now)
+
+    def _create_executions(
+        self, placements: list[Any], now: datetime, to_launch: dict[str, list[RunningExecution]]
+    ) -> int:
+        if not placements:
+            return 0
+        agent_of = {node_id: agent_id for agent_id, node_id in self.node_by_agent.items()}
+        framework = self.registration.framework_id if self.registration else "scale"
+        new = [
+            NewExecution(
+                job_id=p.job.job_id,
+                exe_num=p.job.exe_num,
+                job_type_id=p.job.job_type_id,
+                node_id=p.node_id,
+                cluster_id=f"scale_job_{framework}_{p.job.job_id}x{p.job.exe_num}",
+                resources=p.job.resources,
+                timeout_s=self._timeout_of(p.job.job_type_id),
+                priority=p.job.priority,
+                queued=p.job.queued,
+            )
+            for p in placements
+        ]
+        by_job = {(n.job_id, n.exe_num): n for n in new}
+        created = self.store.create_executions(new, now)
+        for c in created:
+            n = by_job[(c.job_id, c.exe_num)]
+            info = self.job_types[n.job_type_id]
+            exe = RunningExecution(
+                job_exe_id=c.job_exe_id,
+                job_id=c.job_id,
+                exe_num=c.exe_num,
+                job_type_id=n.job_type_id,
+                node_id=n.node_id,
+                agent_id=agent_of[n.node_id],
+                cluster_id=n.cluster_id,
+                priority=n.priority,
+                resources=n.resources,
+                started=now,
+                tasks=self._task_plans(info, c.input, n.resources),
+                error_mapping=info.error_mapping,
+                is_system=info.record.is_system,
+                workdir=os.path.join(self.config.data_dir, "executions", n.cluster_id),
+            )
+            self.executions[exe.job_exe_id] = exe
+            to_launch[exe.agent_id].append(exe)
+        return len(created)
+
+    def _timeout_of(self, job_type_id: int) -> int:
+        manifest = self.job_types[job_type_id].manifest
+        return manifest.timeout if manifest else 0
+
+    def _launch(self, to_launch: dict[str, list[RunningExecution]], now: datetime) -> None:
+        for agent_id, exes in to_launch.items():
+            resources = self.agent_resources.get(agent_id)
+            if resources is None or not exes:
+                continue
+            specs = []
+            for exe in exes:
+                spec = self._task_spec(exe)
+                exe.launched(spec.task_id, now)
+                self.task_owner[spec.task_id] = exe.job_exe_id
+                specs.append(spec)
+            offer_ids = resources.take_all_offers()
+            self.backend.launch(offer_ids, specs)
+            self.rates.add("tasks_launched_per_sec", len(specs))
+            self.rates.add("offers_launched_per_sec", len(offer_ids))
+
+    def _record_unplaced(self, unplaced: dict[int, dict[str, int]], placed: set[int]) -> None:
+        changed = {job_id: r for job_id, r in unplaced.items() if self.unplaced_written.get(job_id) != r}
+        for job_id in placed:
+            self.unplaced_written.pop(job_id, None)
+        if changed:
+            self.store.record_unplaced(changed)
+            self.unplaced_written.update(changed)
+
+    def _check_starvation(self, now: datetime) -> None:
+        limit = timedelta(seconds=self.config.starvation_s)
+        for exe in list(self.executions.values()):
+            if exe.needs_launch() and exe.last_task_finished and now - exe.last_task_finished > limit:
+                self._fail_execution(exe, "resource-starvation", now, kill=False)
+
+    # ------------------------------------------------------------------ task handling and recon
+
+    def task_handling_tick(self, now: datetime) -> None:
+        """Time out tasks: mark the error, kill the task; the execution ends when the kill lands."""
+        for exe in list(self.executions.values()):
+            error = exe.timed_out(now, self.config.staging_timeout_s)
+            if error is not None and exe.task_id is not None:
+                exe.kill_error = error
+                self.backend.kill(exe.task_id)
+
+    def reconciliation_tick(self, now: datetime) -> None:
+        """Ask the backend about tasks in doubt: staging too long, running silent too long."""
+        full = (
+            self.last_full_recon is None
+            or (now - self.last_full_recon).total_seconds() >= self.config.full_recon_s
+        )
+        ask: list[str] = []
+        for exe in self.executions.values():
+            if exe.task_id is None or exe.last_update is None:
+                continue
+            silent = (now - exe.last_update).total_seconds()
+            limit = self.config.recon_staging_s if exe.task_started is None else self.config.recon_running_s
+            asked = self.recon_asked.get(exe.task_id)
+            recently_asked = asked is not None and (now - asked).total_seconds() < self.config.recon_staging_s
+            if (silent > limit and not recently_asked) or (full and asked is not None):
+                ask.append(exe.task_id)
+        if full:
+            self.last_full_recon = now
+        if ask:
+            for task_id in ask:
+                self.recon_asked[task_id] = now
+            self.backend.reconcile(ask)
+
+    # ------------------------------------------------------------------ messaging
+
+    def messaging_tick(self, now: datetime) -> None:
+        if not self.outbox:
+            return
+        order = ("create_job_exe_ends", "completed_jobs", "failed_jobs")
+        messages: list[OutMessage] = []
+        for kind in order:
+            entries = self.outbox.get(kind)
+            if entries:
+                key = "exe_ends" if kind == "create_job_exe_ends" else "jobs"
+                messages.append((kind, {key: list(entries)}))
+        self.store.send(messages)
+        self.outbox.clear()
+
+    @property
+    def outbox_size(self) -> int:
+        return sum(len(v) for v in self.outbox.values())
+
+    # ------------------------------------------------------------------ status
+
+    def _node_views(self) -> list[NodeView]:
+        running_by_node: dict[int, Counter[int]] = defaultdict(Counter)
+        for exe in self.executions.values():
+            running_by_node[exe.node_id][exe.job_type_id] += 1
+        agent_of: dict[int, str] = {}
+        for agent_id, node_id in self.node_by_agent.items():
+            agent_of[node_id] = agent_id
+        views = []
+        for record in sorted(self.nodes.values(), key=lambda r: r.node_id):
+            agent_id = agent_of.get(record.node_id, "")
+            state = self._node_state(record)
+            if not record.is_active and state == NodeState.DEPRECATED and agent_id not in self.online:
+                continue  # deprecated and gone: no longer part of the cluster picture
+            resources = self.agent_resources.get(agent_id) if agent_id in self.online else None
+            views.append(
+                NodeView(
+                    node_id=record.node_id,
+                    hostname=record.hostname,
+                    agent_id=agent_id if agent_id in self.online else "",
+                    is_active=record.is_active,
+                    state=state,
+                    resources=resources.breakdown() if resources else EMPTY_BREAKDOWN,
+                    num_offers=len(resources.offers) if resources else 0,
+                    running_by_type=running_by_node.get(record.node_id, Counter()),
+                )
+            )
+        return views
+
+    def build_status(self, now: datetime) -> dict[str, Any]:
+        self.finished.roll(now)
+        return build_status(
+            StatusInputs(
+                now=now,
+                rates=self.rates.rates(self.clock.monotonic()),
+                hostname=self.config.hostname,
+                registration=self.registration,
+                is_paused=self.settings.is_paused,
+                db_update_completed=self.db_update_completed,
+                services=[
+                    {
+                        "name": "messaging",
+                        "title": "Messaging",
+                        "description": "Processes the backend messaging system",
+                        "actual_count": self.handlers.alive(),
+                        "desired_count": self.settings.num_message_handlers,
+                    }
+                ],
+                nodes=self._node_views(),
+                job_types=[info.status_json() for _, info in sorted(self.job_types.items())],
+                finished=self.finished,
+            )
+        )
+
+    def status_tick(self, now: datetime) -> None:
+        status = self.build_status(now)
+        self.store.save_status(status, now)
+        self.last_status = status
+
+    # ------------------------------------------------------------------ loops
+
+    def loops(self) -> list[Loop]:
+        c = self.config
+        return [
+            Loop("scheduling", c.scheduling_s, self.scheduling_tick, warn_after_s=1.0),
+            Loop("messaging", c.messaging_s, self.messaging_tick),
+            Loop("reconciliation", c.reconciliation_s, self.reconciliation_tick),
+            Loop("task_handling", c.task_handling_s, self.task_handling_tick),
+            Loop("status", c.status_s, self.status_tick),
+            Loop("sync", c.sync_s, self.sync_tick, warn_after_s=5.0),
+        ]

@@ -1,0 +1,110 @@
+"""The status snapshot served at ``GET /v6/status/`` (DESIGN §9), built as a pure function of the
+scheduler's in-memory state. Every key of the spec is present in every snapshot: empty lists
+and zeros where there is nothing; ``database_update.completed`` is null until the update ends.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from scale.domain.tasks import Registration
+from scale.scheduler.metrics import FinishedMetrics, running_json
+from scale.scheduler.node_state import SCHEDULER_STATE_TEXT, NodeState, state_json
+from scale.scheduler.offers import EMPTY_BREAKDOWN, ResourceBreakdown, sum_breakdowns
+
+
+def format_time(when: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z`` suffix, microseconds kept (Scale's ``datetime_to_string``)."""
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    node_id: int
+    hostname: str
+    agent_id: str
+    is_active: bool
+    state: NodeState
+    resources: ResourceBreakdown = EMPTY_BREAKDOWN
+    num_offers: int = 0
+    running_by_type: Mapping[int, int] = field(default_factory=dict)
+    node_tasks: Sequence[Mapping[str, Any]] = ()
+    system_tasks: Sequence[Mapping[str, Any]] = ()
+    errors: Sequence[Mapping[str, Any]] = ()
+    warnings: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInputs:
+    now: datetime
+    rates: Mapping[str, float]
+    hostname: str
+    registration: Registration | None
+    is_paused: bool
+    db_update_completed: datetime | None
+    services: Sequence[Mapping[str, Any]]
+    nodes: Sequence[NodeView]
+    job_types: Sequence[Mapping[str, Any]]
+    finished: FinishedMetrics
+
+
+def _mesos(reg: Registration | None) -> dict[str, Any]:
+    if reg is None:
+        return {"framework_id": None, "master_hostname": None, "master_port": None}
+    return {
+        "framework_id": reg.framework_id,
+        "master_hostname": reg.master_hostname,
+        "master_port": reg.master_port,
+    }
+
+
+def _node_json(node: NodeView, finished: FinishedMetrics) -> dict[str, Any]:
+    done = finished.node_json(node.node_id)
+    return {
+        "id": node.node_id,
+        "hostname": node.hostname,
+        "agent_id": node.agent_id,
+        "is_active": node.is_active,
+        "state": state_json(node.state),
+        "errors": [dict(e) for e in node.errors],
+        "warnings": [dict(w) for w in node.warnings],
+        "node_tasks": [dict(t) for t in node.node_tasks],
+        "system_tasks": [dict(t) for t in node.system_tasks],
+        "num_offers": node.num_offers,
+        "resources": node.resources.to_status(),
+        "job_executions": {
+            "running": running_json(Counter(node.running_by_type)),
+            "completed": done["completed"],
+            "failed": done["failed"],
+        },
+    }
+
+
+def build_status(inputs: StatusInputs) -> dict[str, Any]:
+    active = [n for n in inputs.nodes if n.is_active]
+    cluster = sum_breakdowns([n.resources for n in active])
+    completed = inputs.db_update_completed
+    return {
+        "timestamp": format_time(inputs.now),
+        "scheduler": {
+            "metrics": dict(inputs.rates),
+            "hostname": inputs.hostname,
+            "mesos": _mesos(inputs.registration),
+            "state": dict(SCHEDULER_STATE_TEXT[inputs.is_paused]),
+        },
+        "system": {
+            "database_update": {
+                "is_completed": completed is not None,
+                "completed": format_time(completed) if completed is not None else None,
+            },
+            "services": [dict(s) for s in inputs.services],
+        },
+        "num_offers": sum(n.num_offers for n in active),
+        "resources": cluster.to_status(),
+        "job_types": [dict(jt) for jt in inputs.job_types],
+        "nodes": [_node_json(n, inputs.finished) for n in inputs.nodes],
+    }

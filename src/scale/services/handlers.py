@@ -1,0 +1,203 @@
+"""Message handlers: the bodies of Scale's command messages, applied to the database.
+
+Every handler is idempotent and order-independent. A job change applies only while the job is
+still on the execution the message is about (``job.num_exes == exe_num``) and in a state that
+allows it, so a duplicate or a late message changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scale.domain.states import ErrorCategory, ExecutionStatus, JobStatus
+from scale.messaging import messages as mt
+from scale.messaging.messages import Message
+from scale.messaging.worker import Handler
+from scale.store.tables import ErrorRow, JobExecutionEndRow, JobExecutionRow, JobRow, QueueRow
+
+_ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def _parse_time(value: str | None, default: datetime) -> datetime:
+    return datetime.fromisoformat(value) if value else default
+
+
+def _jobs_by_id(session: Session, ids: Iterable[int]) -> dict[int, JobRow]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(select(JobRow).where(JobRow.id.in_(wanted)).with_for_update())
+    return {row.id: row for row in rows}
+
+
+def handle_running_jobs(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
+    entries = body.get("jobs", [])
+    jobs = _jobs_by_id(session, (e["job_id"] for e in entries))
+    for entry in entries:
+        job = jobs.get(entry["job_id"])
+        if job is None or job.num_exes != entry["exe_num"] or job.status != JobStatus.QUEUED.value:
+            continue
+        job.status = JobStatus.RUNNING.value
+        job.node_id = entry.get("node_id")
+        job.started = _parse_time(entry.get("started"), now)
+        job.last_status_change = now
+        job.last_modified = now
+    return []
+
+
+def handle_completed_jobs(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
+    entries = body.get("jobs", [])
+    jobs = _jobs_by_id(session, (e["job_id"] for e in entries))
+    for entry in entries:
+        job = jobs.get(entry["job_id"])
+        if job is None or job.num_exes != entry["exe_num"] or job.status not in _ACTIVE:
+            continue
+        job.status = JobStatus.COMPLETED.value
+        job.ended = _parse_time(entry.get("ended"), now)
+        job.error_id = None
+        if entry.get("node_id") is not None:
+            job.node_id = entry["node_id"]
+        if entry.get("output") is not None:
+            job.output = entry["output"]
+        job.last_status_change = now
+        job.last_modified = now
+    return []
+
+
+def fail_job(session: Session, job: JobRow, error: ErrorRow | None, ended: datetime, now: datetime) -> bool:
+    """Fail the job's current execution: requeue it when the error allows a retry, else end it.
+
+    Returns True when the job went back to the queue.
+    """
+    if error is not None and error.should_be_retried and job.num_exes < job.max_tries:
+        job.num_exes += 1
+        job.status = JobStatus.QUEUED.value
+        job.queued = now
+        job.error_id = error.id
+        job.last_status_change = now
+        job.last_modified = now
+        queue = session.get(QueueRow, job.id)
+        if queue is None:
+            session.add(
+                QueueRow(
+                    job_id=job.id,
+                    job_type_id=job.job_type_id,
+                    exe_num=job.num_exes,
+                    priority=job.priority,
+                    queued=now,
+                    resources=job.resources,
+                )
+            )
+        else:
+            queue.exe_num, queue.queued, queue.unplaced_reasons = job.num_exes, now, None
+        return True
+    job.status = JobStatus.FAILED.value
+    job.error_id = error.id if error is not None else None
+    job.ended = ended
+    job.last_status_change = now
+    job.last_modified = now
+    return False
+
+
+def handle_failed_jobs(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
+    entries = body.get("jobs", [])
+    jobs = _jobs_by_id(session, (e["job_id"] for e in entries))
+    error_ids = {e["error_id"] for e in entries if e.get("error_id") is not None}
+    errors = {r.id: r for r in session.scalars(select(ErrorRow).where(ErrorRow.id.in_(error_ids)))}
+    for entry in entries:
+        job = jobs.get(entry["job_id"])
+        if job is None or job.num_exes != entry["exe_num"] or job.status not in _ACTIVE:
+            continue
+        if entry.get("node_id") is not None:
+            job.node_id = entry["node_id"]
+        fail_job(
+            session, job, errors.get(entry.get("error_id") or -1), _parse_time(entry.get("ended"), now), now
+        )
+    return []
+
+
+def handle_create_job_exe_ends(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
+    entries = body.get("exe_ends", [])
+    ids = [e["job_exe_id"] for e in entries]
+    existing = set(
+        session.scalars(select(JobExecutionEndRow.job_exe_id).where(JobExecutionEndRow.job_exe_id.in_(ids)))
+    )
+    for e in entries:
+        if e["job_exe_id"] in existing:
+            continue
+        existing.add(e["job_exe_id"])
+        session.add(
+            JobExecutionEndRow(
+                job_exe_id=e["job_exe_id"],
+                job_id=e["job_id"],
+                exe_num=e["exe_num"],
+                job_type_id=e["job_type_id"],
+                node_id=e.get("node_id"),
+                status=e["status"],
+                error_id=e.get("error_id"),
+                error_category=e.get("error_category"),
+                exit_code=e.get("exit_code"),
+                task_results=e.get("task_results", []),
+                started=_parse_time(e.get("started"), now),
+                ended=_parse_time(e.get("ended"), now),
+                created=now,
+            )
+        )
+    return []
+
+
+def handle_restart_scheduler(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
+    """Fail with ``scheduler-lost`` every execution a previous scheduler left unfinished.
+
+    An execution is left over when it started before the restart, has no end record and is
+    still its job's current execution while the job is QUEUED or RUNNING.
+    """
+    when = datetime.fromisoformat(body["when"])
+    lost_error = session.scalars(
+        select(ErrorRow).where(ErrorRow.name == "scheduler-lost", ErrorRow.job_type_name.is_(None))
+    ).first()
+    rows = session.execute(
+        select(JobExecutionRow, JobRow)
+        .join(JobRow, JobRow.id == JobExecutionRow.job_id)
+        .outerjoin(JobExecutionEndRow, JobExecutionEndRow.job_exe_id == JobExecutionRow.id)
+        .where(
+            JobExecutionEndRow.job_exe_id.is_(None),
+            JobExecutionRow.started < when,
+            JobExecutionRow.exe_num == JobRow.num_exes,
+            JobRow.status.in_(_ACTIVE),
+        )
+    ).all()
+    for exe, job in rows:
+        session.add(
+            JobExecutionEndRow(
+                job_exe_id=exe.id,
+                job_id=exe.job_id,
+                exe_num=exe.exe_num,
+                job_type_id=exe.job_type_id,
+                node_id=exe.node_id,
+                status=ExecutionStatus.FAILED.value,
+                error_id=lost_error.id if lost_error else None,
+                error_category=ErrorCategory.SYSTEM.value,
+                exit_code=None,
+                task_results=[],
+                started=exe.started,
+                ended=now,
+                created=now,
+            )
+        )
+        fail_job(session, job, lost_error, now, now)
+    return []
+
+
+HANDLERS: dict[str, Handler] = {
+    mt.RUNNING_JOBS: handle_running_jobs,
+    mt.COMPLETED_JOBS: handle_completed_jobs,
+    mt.FAILED_JOBS: handle_failed_jobs,
+    mt.CREATE_JOB_EXE_ENDS: handle_create_job_exe_ends,
+    mt.RESTART_SCHEDULER: handle_restart_scheduler,
+}

@@ -1,0 +1,240 @@
+"""The scheduler's view of the database: the ``SchedulerStore`` port on SQLAlchemy.
+
+Every query the scheduler makes is here, batched: one query per pass for the queue window,
+one transaction for all executions a pass creates (with their ``running_jobs`` message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from scale.domain.resources import Resources
+from scale.domain.states import ErrorCategory, ExecutionStatus, QueueMode
+from scale.domain.tasks import Registration
+from scale.scheduler.metrics import FinishedExecution
+from scale.scheduler.planning import QueuedJob
+from scale.scheduler.ports import (
+    CreatedExecution,
+    ErrorRecord,
+    JobTypeRecord,
+    NewExecution,
+    NodeRecord,
+    OutMessage,
+    SchedulerSettings,
+)
+from scale.store.db import Database
+from scale.store.tables import (
+    ErrorRow,
+    JobExecutionEndRow,
+    JobExecutionRow,
+    JobRow,
+    JobTypeRow,
+    MessageRow,
+    NodeRow,
+    QueueRow,
+    SchedulerRow,
+)
+
+
+def _node_record(row: NodeRow) -> NodeRecord:
+    return NodeRecord(row.id, row.hostname, row.agent_id, row.is_active, row.is_paused, row.pause_reason)
+
+
+class SqlSchedulerStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save_registration(self, registration: Registration) -> None:
+        with self.db.session() as s:
+            row = s.get(SchedulerRow, 1)
+            if row is None:
+                row = SchedulerRow(id=1)
+                s.add(row)
+            row.framework_id = registration.framework_id
+            row.master_hostname = registration.master_hostname
+            row.master_port = registration.master_port
+
+    def load_settings(self) -> SchedulerSettings:
+        with self.db.read() as s:
+            row = s.get(SchedulerRow, 1)
+            if row is None:
+                return SchedulerSettings()
+            return SchedulerSettings(row.is_paused, row.num_message_handlers, QueueMode(row.queue_mode))
+
+    def load_job_types(self) -> list[JobTypeRecord]:
+        with self.db.read() as s:
+            return [
+                JobTypeRecord(
+                    id=r.id,
+                    name=r.name,
+                    version=r.version,
+                    title=r.title,
+                    description=r.description,
+                    is_system=r.is_system,
+                    icon_code=r.icon_code,
+                    is_active=r.is_active,
+                    is_paused=r.is_paused,
+                    max_scheduled=r.max_scheduled,
+                    max_tries=r.max_tries,
+                    revision_num=r.revision_num,
+                    docker_image=r.docker_image,
+                    manifest=r.manifest,
+                )
+                for r in s.scalars(select(JobTypeRow).order_by(JobTypeRow.id))
+            ]
+
+    def load_nodes(self) -> list[NodeRecord]:
+        with self.db.read() as s:
+            return [_node_record(r) for r in s.scalars(select(NodeRow).order_by(NodeRow.id))]
+
+    def load_errors(self) -> list[ErrorRecord]:
+        with self.db.read() as s:
+            return [
+                ErrorRecord(r.id, r.name, r.job_type_name, ErrorCategory(r.category), r.should_be_retried)
+                for r in s.scalars(select(ErrorRow))
+            ]
+
+    def register_node(self, hostname: str, agent_id: str, now: datetime) -> NodeRecord:
+        with self.db.session() as s:
+            row = s.scalars(select(NodeRow).where(NodeRow.hostname == hostname)).first()
+            if row is None:
+                row = NodeRow(hostname=hostname, agent_id=agent_id, created=now, last_modified=now)
+                row.is_active, row.is_paused = True, False
+                s.add(row)
+                s.flush()
+            elif row.agent_id != agent_id:
+                row.agent_id = agent_id
+                row.last_modified = now
+            row.last_offer_received = now
+            return _node_record(row)
+
+    def load_queue(self, *, lifo: bool, exclude_job_types: Sequence[int], limit: int) -> list[QueuedJob]:
+        order = QueueRow.queued.desc() if lifo else QueueRow.queued.asc()
+        query = (
+            select(QueueRow)
+            .where(QueueRow.is_canceled.is_(False))
+            .order_by(QueueRow.priority.asc(), order, QueueRow.job_id.asc())
+            .limit(limit)
+        )
+        if exclude_job_types:
+            query = query.where(QueueRow.job_type_id.not_in(list(exclude_job_types)))
+        with self.db.read() as s:
+            return [
+                QueuedJob(
+                    job_id=r.job_id,
+                    job_type_id=r.job_type_id,
+                    exe_num=r.exe_num,
+                    priority=r.priority,
+                    queued=r.queued,
+                    resources=Resources.from_mapping(r.resources),
+                )
+                for r in s.scalars(query)
+            ]
+
+    def create_executions(self, executions: Sequence[NewExecution], now: datetime) -> list[CreatedExecution]:
+        if not executions:
+            return []
+        wanted = {(e.job_id, e.exe_num): e for e in executions}
+        with self.db.session() as s:
+            present = {
+                (r.job_id, r.exe_num)
+                for r in s.scalars(
+                    select(QueueRow).where(QueueRow.job_id.in_([e.job_id for e in executions]))
+                )
+                if not r.is_canceled
+            }
+            todo = [e for key, e in wanted.items() if key in present]
+            if not todo:
+                return []
+            rows = [
+                JobExecutionRow(
+                    job_id=e.job_id,
+                    exe_num=e.exe_num,
+                    job_type_id=e.job_type_id,
+                    node_id=e.node_id,
+                    cluster_id=e.cluster_id,
+                    resources=e.resources.to_dict(),
+                    timeout=e.timeout_s,
+                    priority=e.priority,
+                    queued=e.queued,
+                    started=now,
+                    created=now,
+                )
+                for e in todo
+            ]
+            s.add_all(rows)
+            s.execute(delete(QueueRow).where(QueueRow.job_id.in_([e.job_id for e in todo])))
+            s.flush()
+            inputs: dict[int, dict[str, Any]] = dict(
+                s.execute(
+                    select(JobRow.id, JobRow.input).where(JobRow.id.in_([e.job_id for e in todo]))
+                ).all()
+            )
+            s.add(
+                MessageRow(
+                    type="running_jobs",
+                    body={
+                        "jobs": [
+                            {
+                                "job_id": e.job_id,
+                                "exe_num": e.exe_num,
+                                "node_id": e.node_id,
+                                "started": now.isoformat(),
+                            }
+                            for e in todo
+                        ]
+                    },
+                    created=now,
+                )
+            )
+            return [CreatedExecution(r.id, r.job_id, r.exe_num, inputs.get(r.job_id) or {}) for r in rows]
+
+    def record_unplaced(self, reasons: Mapping[int, Mapping[str, int]]) -> None:
+        with self.db.session() as s:
+            for job_id, why in reasons.items():
+                s.execute(
+                    update(QueueRow).where(QueueRow.job_id == job_id).values(unplaced_reasons=dict(why))
+                )
+
+    def send(self, messages: Sequence[OutMessage]) -> None:
+        if not messages:
+            return
+        with self.db.session() as s:
+            now = datetime.now().astimezone()
+            s.add_all(MessageRow(type=t, body=b, created=now) for t, b in messages)
+
+    def save_status(self, status: Mapping[str, Any], timestamp: datetime) -> None:
+        with self.db.session() as s:
+            s.execute(
+                update(SchedulerRow)
+                .where(SchedulerRow.id == 1)
+                .values(status=dict(status), status_timestamp=timestamp)
+            )
+
+    def load_finished_since(self, since: datetime) -> list[FinishedExecution]:
+        query = select(
+            JobExecutionEndRow.node_id,
+            JobExecutionEndRow.job_type_id,
+            JobExecutionEndRow.status,
+            JobExecutionEndRow.error_category,
+            JobExecutionEndRow.ended,
+        ).where(
+            JobExecutionEndRow.ended >= since,
+            JobExecutionEndRow.status.in_([ExecutionStatus.COMPLETED.value, ExecutionStatus.FAILED.value]),
+            JobExecutionEndRow.node_id.is_not(None),
+        )
+        with self.db.read() as s:
+            return [
+                FinishedExecution(
+                    node_id=node_id or 0,
+                    job_type_id=type_id,
+                    status=ExecutionStatus(status),
+                    category=ErrorCategory(cat) if cat else None,
+                    ended=ended,
+                )
+                for node_id, type_id, status, cat, ended in s.execute(query).all()
+            ]

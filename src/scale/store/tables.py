@@ -1,0 +1,246 @@
+"""SQLAlchemy 2 mapped rows. No behaviour lives here; queries are in ``repository`` modules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class SchedulerRow(Base):
+    """The scheduler singleton (id 1): runtime settings and the latest status document."""
+
+    __tablename__ = "scheduler"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    num_message_handlers: Mapped[int] = mapped_column(Integer, default=1)
+    queue_mode: Mapped[str] = mapped_column(String(10), default="FIFO")
+    system_logging_level: Mapped[str] = mapped_column(String(10), default="INFO")
+    status: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    status_timestamp: Mapped[datetime | None] = mapped_column(nullable=True)
+    framework_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    master_hostname: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    master_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_modified: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class NodeRow(Base):
+    __tablename__ = "node"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(250), unique=True)
+    agent_id: Mapped[str] = mapped_column(String(250), default="")
+    pause_reason: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deprecated: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_offer_received: Mapped[datetime | None] = mapped_column(nullable=True)
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+
+class ErrorRow(Base):
+    __tablename__ = "error"
+    __table_args__ = (UniqueConstraint("job_type_name", "name", name="uq_error_job_type_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    description: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    job_type_name: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    category: Mapped[str] = mapped_column(String(50), default="SYSTEM")
+    is_builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    should_be_retried: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+
+class JobTypeRow(Base):
+    __tablename__ = "job_type"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_job_type_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(250))
+    version: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    icon_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_long_running: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_published: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_scheduled: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_tries: Mapped[int] = mapped_column(Integer, default=3)
+    docker_image: Mapped[str] = mapped_column(String(500), default="")
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    configuration: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision_num: Mapped[int] = mapped_column(Integer, default=1)
+    unmet_resources: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    created: Mapped[datetime]
+    deprecated: Mapped[datetime | None] = mapped_column(nullable=True)
+    paused: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_modified: Mapped[datetime]
+
+
+class JobTypeRevisionRow(Base):
+    __tablename__ = "job_type_revision"
+    __table_args__ = (UniqueConstraint("job_type_id", "revision_num", name="uq_job_type_revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_type.id"))
+    revision_num: Mapped[int] = mapped_column(Integer)
+    docker_image: Mapped[str] = mapped_column(String(500), default="")
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime]
+
+
+class JobRow(Base):
+    __tablename__ = "job"
+    __table_args__ = (
+        Index("ix_job_status", "status"),
+        Index("ix_job_job_type_id", "job_type_id"),
+        Index("ix_job_last_modified", "last_modified"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_type.id"))
+    job_type_rev_id: Mapped[int | None] = mapped_column(ForeignKey("job_type_revision.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(50))
+    priority: Mapped[int] = mapped_column(Integer)
+    input: Mapped[dict[str, Any]] = mapped_column(JSON)
+    output: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    resources: Mapped[dict[str, Any]] = mapped_column(JSON)
+    num_exes: Mapped[int] = mapped_column(Integer, default=0)
+    max_tries: Mapped[int] = mapped_column(Integer, default=3)
+    timeout: Mapped[int] = mapped_column(Integer, default=3600)
+    error_id: Mapped[int | None] = mapped_column(ForeignKey("error.id"), nullable=True)
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("node.id"), nullable=True)
+    created: Mapped[datetime]
+    queued: Mapped[datetime | None] = mapped_column(nullable=True)
+    started: Mapped[datetime | None] = mapped_column(nullable=True)
+    ended: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_status_change: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_modified: Mapped[datetime]
+
+
+class QueueRow(Base):
+    """A job waiting to be scheduled. ``unplaced_reasons`` says why it has not been placed yet."""
+
+    __tablename__ = "queue"
+    __table_args__ = (Index("ix_queue_order", "priority", "queued"),)
+
+    job_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("job.id"), primary_key=True
+    )
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_type.id"))
+    exe_num: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer)
+    queued: Mapped[datetime]
+    resources: Mapped[dict[str, Any]] = mapped_column(JSON)
+    is_canceled: Mapped[bool] = mapped_column(Boolean, default=False)
+    unplaced_reasons: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class JobExecutionRow(Base):
+    __tablename__ = "job_exe"
+    __table_args__ = (
+        UniqueConstraint("job_id", "exe_num", name="uq_job_exe_job_exe_num"),
+        Index("ix_job_exe_node_id", "node_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id"))
+    exe_num: Mapped[int] = mapped_column(Integer)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_type.id"))
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    cluster_id: Mapped[str] = mapped_column(String(250))
+    resources: Mapped[dict[str, Any]] = mapped_column(JSON)
+    timeout: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer)
+    queued: Mapped[datetime]
+    started: Mapped[datetime]
+    created: Mapped[datetime]
+
+
+class JobExecutionEndRow(Base):
+    __tablename__ = "job_exe_end"
+    __table_args__ = (
+        Index("ix_job_exe_end_ended", "ended"),
+        Index("ix_job_exe_end_job_id", "job_id"),
+    )
+
+    job_exe_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("job_exe.id"), primary_key=True
+    )
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id"))
+    exe_num: Mapped[int] = mapped_column(Integer)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_type.id"))
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("node.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(50))
+    error_id: Mapped[int | None] = mapped_column(ForeignKey("error.id"), nullable=True)
+    error_category: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    task_results: Mapped[list[Any]] = mapped_column(JSON)
+    started: Mapped[datetime | None] = mapped_column(nullable=True)
+    ended: Mapped[datetime]
+    created: Mapped[datetime]
+
+
+class MessageRow(Base):
+    """A command message on the database transport. Claimed by a handler, deleted when applied."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_claim", "dead", "claimed_until", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claimed_until: Mapped[float] = mapped_column(Float, default=0.0)
+    dead: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,161 @@
+"""Message handlers over the database transport: idempotent, order-independent, retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from scale.messaging.messages import Message
+from scale.messaging.transport import DatabaseTransport
+from scale.messaging.worker import MessageWorker
+from scale.services.handlers import HANDLERS
+from scale.store.db import Database
+from scale.store.tables import JobExecutionEndRow, JobExecutionRow, JobRow, MessageRow, QueueRow
+from tests.factories import T0, error_id, make_job_type, make_node, make_queued_job
+
+
+def worker(db: Database) -> MessageWorker:
+    return MessageWorker(DatabaseTransport(db), HANDLERS, now=lambda: T0 + timedelta(minutes=1))
+
+
+def job(db: Database, job_id: int) -> JobRow:
+    with db.read() as s:
+        row = s.get(JobRow, job_id)
+        assert row is not None
+        return row
+
+
+def start_execution(db: Database, job_id: int, type_id: int, node_id: int) -> int:
+    with db.session() as s:
+        s.query(QueueRow).filter(QueueRow.job_id == job_id).delete()
+        exe = JobExecutionRow(
+            job_id=job_id,
+            exe_num=job(db, job_id).num_exes,
+            job_type_id=type_id,
+            node_id=node_id,
+            cluster_id=f"c{job_id}",
+            resources={},
+            timeout=60,
+            priority=100,
+            queued=T0,
+            started=T0,
+            created=T0,
+        )
+        s.add(exe)
+        s.flush()
+        return exe.id
+
+
+def send(db: Database, *messages: Message) -> None:
+    DatabaseTransport(db).send(list(messages))
+
+
+def test_running_then_completed(db: Database) -> None:
+    type_id, node_id = make_job_type(db), make_node(db)
+    job_id = make_queued_job(db, type_id)
+    send(db, Message("running_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]}))
+    assert worker(db).drain() == 1
+    assert job(db, job_id).status == "RUNNING"
+    assert job(db, job_id).node_id == node_id
+    send(db, Message("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1}]}))
+    worker(db).drain()
+    assert job(db, job_id).status == "COMPLETED"
+
+
+def test_completed_before_running_stays_completed(db: Database) -> None:
+    type_id, node_id = make_job_type(db), make_node(db)
+    job_id = make_queued_job(db, type_id)
+    send(
+        db,
+        Message("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]}),
+        Message("running_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]}),
+    )
+    worker(db).drain()
+    assert job(db, job_id).status == "COMPLETED"
+
+
+def test_retryable_failure_requeues_until_max_tries(db: Database) -> None:
+    type_id = make_job_type(db)
+    job_id = make_queued_job(db, type_id, max_tries=2)
+    lost = error_id(db, "node-lost")  # should_be_retried
+    send(db, Message("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "error_id": lost}]}))
+    worker(db).drain()
+    row = job(db, job_id)
+    assert (row.status, row.num_exes) == ("QUEUED", 2)
+    with db.read() as s:
+        queue = s.get(QueueRow, job_id)
+        assert queue is not None and queue.exe_num == 2
+    # A duplicate of the first failure changes nothing
+    send(db, Message("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "error_id": lost}]}))
+    worker(db).drain()
+    assert job(db, job_id).num_exes == 2
+    # The second failure reaches max_tries: FAILED for good
+    send(db, Message("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 2, "error_id": lost}]}))
+    worker(db).drain()
+    row = job(db, job_id)
+    assert (row.status, row.error_id) == ("FAILED", lost)
+
+
+def test_non_retryable_failure_ends_the_job(db: Database) -> None:
+    type_id = make_job_type(db)
+    job_id = make_queued_job(db, type_id)
+    algo = error_id(db, "algorithm-unknown")
+    send(db, Message("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "error_id": algo}]}))
+    worker(db).drain()
+    assert job(db, job_id).status == "FAILED"
+
+
+def test_exe_ends_are_created_once(db: Database) -> None:
+    type_id, node_id = make_job_type(db), make_node(db)
+    job_id = make_queued_job(db, type_id)
+    exe_id = start_execution(db, job_id, type_id, node_id)
+    end = {
+        "job_exe_id": exe_id,
+        "job_id": job_id,
+        "exe_num": 1,
+        "job_type_id": type_id,
+        "node_id": node_id,
+        "status": "COMPLETED",
+        "task_results": [],
+    }
+    send(
+        db,
+        Message("create_job_exe_ends", {"exe_ends": [end]}),
+        Message("create_job_exe_ends", {"exe_ends": [end]}),
+    )
+    assert worker(db).drain() == 2
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(JobExecutionEndRow)) == 1
+
+
+def test_restart_scheduler_fails_leftover_executions_with_scheduler_lost(db: Database) -> None:
+    type_id, node_id = make_job_type(db), make_node(db)
+    job_id = make_queued_job(db, type_id)
+    exe_id = start_execution(db, job_id, type_id, node_id)
+    send(db, Message("restart_scheduler", {"when": (T0 + timedelta(seconds=30)).isoformat()}))
+    worker(db).drain()
+    row = job(db, job_id)
+    assert (row.status, row.num_exes) == ("QUEUED", 2)  # scheduler-lost is retried
+    with db.read() as s:
+        end = s.get(JobExecutionEndRow, exe_id)
+        assert end is not None and end.status == "FAILED" and end.error_id == error_id(db, "scheduler-lost")
+    # Applying the same restart again changes nothing
+    send(db, Message("restart_scheduler", {"when": (T0 + timedelta(seconds=30)).isoformat()}))
+    worker(db).drain()
+    assert job(db, job_id).num_exes == 2
+
+
+def test_a_poison_message_goes_dead_after_five_attempts_and_does_not_block(db: Database) -> None:
+    type_id = make_job_type(db)
+    job_id = make_queued_job(db, type_id)
+    transport = DatabaseTransport(db)
+    transport.send([Message("running_jobs", {"jobs": [{"nonsense": True}]})])
+    transport.send([Message("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1}]})])
+    w = worker(db)
+    w.drain()
+    assert job(db, job_id).status == "COMPLETED"
+    assert transport.dead_count() == 1
+    with db.read() as s:
+        dead = s.scalars(select(MessageRow)).one()
+        assert dead.attempts == 5 and "KeyError" in (dead.last_error or "")
