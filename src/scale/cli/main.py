@@ -48,12 +48,32 @@ def _logging(settings: Settings) -> None:
 
 
 def _serve(settings: Settings, api_app: Any) -> None:
+    """Serve until SIGINT or SIGTERM, then return so the caller can stop what it started.
+
+    uvicorn re-raises the signal it caught once it has shut down, which for SIGTERM kills the
+    process before any clean-up runs (and would leave job processes behind); so we take the
+    signals ourselves and only ask the server to exit.
+    """
+    import contextlib
+
     import uvicorn
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            yield
 
     config = uvicorn.Config(
         api_app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
     )
-    uvicorn.Server(config).run()
+    server = _Server(config)
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    server.run()
 
 
 @app.command()
