@@ -197,10 +197,24 @@ def test_resources_add_up_on_every_node(cluster: Cluster) -> None:
         )
 
 
-def test_pause_holds_the_queue_and_unpause_runs_it(cluster: Cluster) -> None:
+def sleeper_job_type(seconds: int) -> dict[str, Any]:
+    body = exit_code_job_type()
+    body["manifest"]["job"] = {
+        **body["manifest"]["job"],
+        "name": f"sleep-{seconds}",
+        "interface": {"command": f"sleep {seconds}"},
+        "errors": [],
+    }
+    return body
+
+
+def test_pause_holds_the_queue_lets_running_work_finish_and_unpause_runs_it(cluster: Cluster) -> None:
     c = cluster
     type_id = create_job_type(c)
+    sleeper = create_job_type(c, sleeper_job_type(4))
     c.wait_status(lambda s: len(s["nodes"]) == 2, timeout=15)
+    running = [int(c.post("/v6/jobs/", {"job_type_id": sleeper, "input": {}}).json()["id"]) for _ in range(2)]
+    wait_until(lambda: {job(c, i)["status"] for i in running} == {"RUNNING"}, timeout=30, what="jobs running")
     assert c.patch("/v6/scheduler/", {"is_paused": True}).status_code == 200
     paused = c.wait_status(
         lambda s: (
@@ -211,10 +225,17 @@ def test_pause_holds_the_queue_and_unpause_runs_it(cluster: Cluster) -> None:
         what="a paused scheduler",
     )
     ids = [queue(c, type_id, 0) for _ in range(4)]
-    # Two more status builds later the jobs are still queued
+    # Work that was running when the scheduler paused runs to its end
+    wait_until(
+        lambda: {job(c, i)["status"] for i in running} == {"COMPLETED"},
+        timeout=60,
+        what="running jobs to finish",
+    )
+    # Two more status builds later the new jobs are still queued
     later = c.wait_status(lambda s: s["timestamp"] > paused["timestamp"], timeout=15)
     c.wait_status(lambda s: s["timestamp"] > later["timestamp"], timeout=15)
     assert {job(c, i)["status"] for i in ids} == {"QUEUED"}
+    assert c.wait_status(lambda s: True)["scheduler"]["state"]["name"] == "PAUSED"
     assert c.patch("/v6/scheduler/", {"is_paused": False}).status_code == 200
     wait_until(
         lambda: {job(c, i)["status"] for i in ids} == {"COMPLETED"}, timeout=60, what="jobs to complete"
