@@ -7,7 +7,6 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from scale.backends import make_backend
@@ -127,7 +126,3 @@ def build_scheduler_service(
         clock=clock,
         db_update_completed=completed,
     )
-
-
-def data_dir_path(value: str | Path | None) -> Path:
-    return Path(value) if value else Path(".scale")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +82,6 @@ class Settings:
         settings = cls(**values)
         settings.validate()
         return settings
-
-    def with_changes(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
     def validate(self) -> None:
         if self.nodes < 1:

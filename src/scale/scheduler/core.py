@@ -452,9 +452,11 @@ class Scheduler:
                 nodes=nodes,
                 waiting_tasks=waiting,
                 queue=queue,
-                running=[
-                    RunningWork(exe.node_id, exe.priority, exe.resources) for exe in self.executions.values()
-                ],
+                running=(
+                    [RunningWork(e.node_id, e.priority, e.resources) for e in self.executions.values()]
+                    if queue
+                    else []
+                ),
                 type_limits=limits,
                 schedule_new_jobs=schedule_new,
             )
