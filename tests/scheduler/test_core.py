@@ -276,3 +276,14 @@ def test_restart_rebuilds_counts_from_the_database(db: Database) -> None:
     for host, je in before.items():
         assert after[host]["completed"] == je["completed"]
         assert after[host]["failed"] == je["failed"]
+
+
+def test_a_job_type_created_after_the_last_sync_runs_without_waiting_for_sync(db: Database) -> None:
+    h = make_harness(db)
+    type_id = code_job_type(db)  # created after start(): not in the scheduler's cache yet
+    make_queued_job(db, type_id, CODE=3)
+    h.run_until(h.all_final, max_steps=8)  # no sync_tick in between
+    with db.read() as s:
+        job = s.scalars(select(JobRow)).one()
+        error = s.get(ErrorRow, job.error_id)
+    assert job.status == "FAILED" and error is not None and error.name == "bad-data"

@@ -160,13 +160,17 @@ class Scheduler:
     def sync_tick(self, now: datetime) -> None:
         """Re-read runtime settings, job types, errors and nodes (DESIGN §5 sync loop)."""
         self.settings = self.store.load_settings()
-        self._load_job_types(self.store.load_job_types())
-        self.errors = {(e.job_type_name, e.name): e for e in self.store.load_errors()}
+        self._refresh_catalog()
         for record in self.store.load_nodes():
             self.nodes[record.node_id] = record
             if record.agent_id and record.agent_id in self.agents:
                 self.node_by_agent[record.agent_id] = record.node_id
         self.handlers.resize(self.settings.num_message_handlers)
+
+    def _refresh_catalog(self) -> None:
+        """Job types and the errors they map to, re-read together so they always agree."""
+        self._load_job_types(self.store.load_job_types())
+        self.errors = {(e.job_type_name, e.name): e for e in self.store.load_errors()}
 
     def _load_job_types(self, records: list[JobTypeRecord]) -> None:
         fresh: dict[int, JobTypeInfo] = {}
@@ -446,6 +450,10 @@ class Scheduler:
             if schedule_new
             else []
         )
+        if any(q.job_type_id not in self.job_types for q in queue):
+            # A job type created since the last sync: read it now rather than make its jobs
+            # wait up to a sync period.
+            self._refresh_catalog()
         queue = [q for q in queue if q.job_type_id in self.job_types]
         plan = schedule_pass(
             PlanInput(
