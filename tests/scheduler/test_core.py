@@ -287,3 +287,49 @@ def test_a_job_type_created_after_the_last_sync_runs_without_waiting_for_sync(db
         job = s.scalars(select(JobRow)).one()
         error = s.get(ErrorRow, job.error_id)
     assert job.status == "FAILED" and error is not None and error.name == "bad-data"
+
+
+def _set_node(db: Database, hostname: str, **fields: Any) -> None:
+    from scale.store.tables import NodeRow
+
+    with db.session() as s:
+        row = s.scalars(select(NodeRow).where(NodeRow.hostname == hostname)).one()
+        for key, value in fields.items():
+            setattr(row, key, value)
+
+
+def test_a_paused_node_shows_paused_at_the_next_status_and_takes_no_new_work(db: Database) -> None:
+    type_id = code_job_type(db)
+    h = make_harness(db, script=lambda spec: (2.0, 0))
+    h.step()
+    _set_node(db, "sim-a", is_paused=True, pause_reason="maintenance")
+    states = {n["hostname"]: n["state"]["name"] for n in h.status()["nodes"]}
+    assert states == {"sim-a": "PAUSED", "sim-b": "READY"}
+    for _ in range(6):
+        make_queued_job(db, type_id, CODE=0)
+    h.run_until(h.all_final)
+    with db.read() as s:
+        nodes = {e.node_id for e in s.scalars(select(JobExecutionEndRow))}
+    assert nodes == {h.scheduler.node_by_agent["sim-agent-0002"]}
+
+
+def test_deprecating_a_node_fails_its_work_with_node_lost_and_it_completes_elsewhere(db: Database) -> None:
+    type_id = code_job_type(db)
+    h = make_harness(db, script=lambda spec: (5.0, 0))
+    jobs = [make_queued_job(db, type_id, CODE=0) for _ in range(6)]
+    h.step()
+    h.step()
+    on_a = [e for e in h.scheduler.executions.values() if e.agent_id == "sim-agent-0001"]
+    assert on_a, "some work should run on sim-a"
+    _set_node(db, "sim-a", is_active=False)
+    h.scheduler.status_tick(h.clock.now())
+    h.run_until(h.all_final)
+    with db.read() as s:
+        names = {e.id: e.name for e in s.scalars(select(ErrorRow))}
+        ends = list(s.scalars(select(JobExecutionEndRow)))
+    lost = [e for e in ends if names.get(e.error_id or 0) == "node-lost"]
+    assert len(lost) == len(on_a)
+    assert all(j.status == "COMPLETED" for j in h.jobs() if j.id in jobs)
+    completed_nodes = {e.node_id for e in ends if e.status == "COMPLETED"}
+    assert on_a[0].node_id not in completed_nodes
+    assert "sim-a" not in {n["hostname"] for n in h.status()["nodes"] if n["state"]["name"] == "READY"}

@@ -161,11 +161,16 @@ class Scheduler:
         """Re-read runtime settings, job types, errors and nodes (DESIGN §5 sync loop)."""
         self.settings = self.store.load_settings()
         self._refresh_catalog()
+        self._refresh_nodes()
+        self.handlers.resize(self.settings.num_message_handlers)
+
+    def _refresh_nodes(self) -> None:
+        """Operator changes to nodes (pause, deprecate): one small query, also run before every
+        status build so a node's new state shows within one status period."""
         for record in self.store.load_nodes():
             self.nodes[record.node_id] = record
             if record.agent_id and record.agent_id in self.agents:
                 self.node_by_agent[record.agent_id] = record.node_id
-        self.handlers.resize(self.settings.num_message_handlers)
 
     def _refresh_catalog(self) -> None:
         """Job types and the errors they map to, re-read together so they always agree."""
@@ -671,6 +676,7 @@ class Scheduler:
         )
 
     def status_tick(self, now: datetime) -> None:
+        self._refresh_nodes()
         status = self.build_status(now)
         self.store.save_status(status, now)
         self.last_status = status
