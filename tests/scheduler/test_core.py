@@ -148,6 +148,12 @@ def test_jobs_run_to_their_end_with_the_right_errors_and_counts(db: Database) ->
     # The status counts match what the database says ran on each node
     status = h.status()
     assert mismatches(SPEC_EXAMPLE, status) == []
+    assert status["scheduler"]["warnings"] == []
+    deps = status["dependencies"]
+    assert set(deps) == {"database", "msg_queue", "nodes", "logs"}
+    assert all(d["OK"] for d in deps.values()), deps
+    assert deps["nodes"]["detail"]["num_nodes"] == 2
+    assert deps["msg_queue"]["detail"]["queue_depth"] == 0
     expected: Counter[tuple[int, str]] = Counter()
     for end in ends:
         key = "completed" if end.status == "COMPLETED" else (end.error_category or "").lower()
@@ -225,6 +231,11 @@ def test_a_job_no_node_can_hold_waits_with_a_reason_and_blocks_nobody(db: Databa
     with db.read() as s:
         q = s.get(QueueRow, big_job)
         assert q is not None and q.unplaced_reasons == {"insufficient mem": 2}
+    [warning] = h.status()["scheduler"]["warnings"]
+    assert warning["name"] == f"INSUFFICIENT_RESOURCES_{big}"
+    assert warning["title"] == "Insufficient Resources for too-big 1.0.0"
+    assert "mem" in warning["description"]
+    assert warning["started"] <= warning["last_updated"]
 
 
 def test_lost_node_fails_its_executions_with_node_lost_and_they_retry_elsewhere(db: Database) -> None:

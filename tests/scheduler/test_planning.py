@@ -129,3 +129,14 @@ def test_plan_accounts_used_resources_per_node() -> None:
 def test_no_nodes_gives_a_reason() -> None:
     plan = schedule_pass(PlanInput(nodes=[], queue=[job(1, 1, 1)]))
     assert plan.unplaced[1] == {"no nodes": 1}
+
+
+def test_a_job_type_no_node_can_ever_hold_is_reported_unfit() -> None:
+    plan = schedule_pass(
+        PlanInput(
+            nodes=[node(1, 4, 8_000), node(2, 2, 4_000)], queue=[job(1, 1, 64_000, type_id=7), job(2, 1, 100)]
+        )
+    )
+    assert plan.unfit_types == {7: ["mem"]}
+    busy = schedule_pass(PlanInput(nodes=[node(1, 1, 8_000, offered=Resources())], queue=[job(1, 1, 100)]))
+    assert busy.unfit_types == {}

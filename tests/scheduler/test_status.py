@@ -107,3 +107,21 @@ def test_mismatch_detector_catches_a_missing_key() -> None:
         "scheduler.metrics.new_offers_per_sec: missing",
         "num_offers: expected number, got string",
     ]
+
+
+def test_dependencies_flag_too_many_offline_nodes_and_dead_messages() -> None:
+    nodes = [
+        NodeView(1, "h1", "a1", True, NodeState.OFFLINE),
+        NodeView(2, "h2", "a2", True, NodeState.READY),
+    ]
+    deps = build_status(inputs(nodes=nodes, dead_messages=2, message_backlog=7))["dependencies"]
+    assert deps["nodes"]["OK"] is False
+    assert deps["nodes"]["detail"]["num_offline"] == 1
+    assert deps["msg_queue"]["OK"] is False
+    assert deps["msg_queue"]["detail"] == {
+        "msg": "Messages are failing",
+        "type": "database",
+        "queue_depth": 7,
+        "dead_letters": 2,
+    }
+    assert deps["database"]["OK"] is True

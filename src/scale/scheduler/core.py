@@ -51,7 +51,8 @@ from scale.scheduler.ports import (
     SchedulerSettings,
     SchedulerStore,
 )
-from scale.scheduler.status import NodeView, StatusInputs, build_status
+from scale.scheduler.status import NodeView, StatusInputs, build_status, format_time
+from scale.scheduler.warnings import SchedulerWarnings, warning_json
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ class Scheduler:
         self.last_full_recon: datetime | None = None
         self.last_status: dict[str, Any] | None = None
         self.passes = 0
+        self.warnings = SchedulerWarnings()
 
     # ------------------------------------------------------------------ start-up and sync
 
@@ -485,6 +487,15 @@ class Scheduler:
                 if resources.offers:
                     self.backend.decline(resources.take_all_offers())
         self._record_unplaced(plan.unplaced, {p.job.job_id for p in plan.placements})
+        for type_id, short in plan.unfit_types.items():
+            r = self.job_types[type_id].record
+            self.warnings.raise_warning(
+                f"INSUFFICIENT_RESOURCES_{type_id}",
+                f"Insufficient Resources for {r.name} {r.version}",
+                f"Jobs of {r.name} {r.version} need more {', '.join(short)} than any node has; "
+                "they stay queued.",
+                now,
+            )
         self.rates.add("jobs_launched_per_sec", jobs_launched)
         self._check_starvation(now)
 
@@ -650,7 +661,7 @@ class Scheduler:
             )
         return views
 
-    def build_status(self, now: datetime) -> dict[str, Any]:
+    def build_status(self, now: datetime, *, backlog: int = 0, dead: int = 0) -> dict[str, Any]:
         self.finished.roll(now)
         return build_status(
             StatusInputs(
@@ -672,12 +683,16 @@ class Scheduler:
                 nodes=self._node_views(),
                 job_types=[info.status_json() for _, info in sorted(self.job_types.items())],
                 finished=self.finished,
+                warnings=[warning_json(w, format_time) for w in self.warnings.active(now)],
+                message_backlog=backlog + self.outbox_size,
+                dead_messages=dead,
             )
         )
 
     def status_tick(self, now: datetime) -> None:
         self._refresh_nodes()
-        status = self.build_status(now)
+        backlog, dead = self.store.message_counts()
+        status = self.build_status(now, backlog=backlog, dead=dead)
         self.store.save_status(status, now)
         self.last_status = status
 

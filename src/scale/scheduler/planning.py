@@ -88,6 +88,8 @@ class Plan:
     reservations: dict[int, int] = field(default_factory=dict)
     #: node id -> resources this plan uses of the node's offers
     used: dict[int, Resources] = field(default_factory=dict)
+    #: job type id -> resources its jobs need more of than any node has in total
+    unfit_types: dict[int, list[str]] = field(default_factory=dict)
 
 
 def _waste(remaining: Resources, request: Resources, node_total: Resources) -> float:
@@ -165,6 +167,9 @@ class _Pass:
         self.plan.unplaced[job.job_id] = reasons
         if not self._reserve(job):
             self.blocked_shapes[shape] = reasons
+            if self.data.nodes and not any(job.resources.fits_in(n.total) for n in self.data.nodes):
+                short = {name for n in self.data.nodes for name in job.resources.shortfalls(n.total)}
+                self.plan.unfit_types[job.job_type_id] = [r for r in RESOURCE_NAMES if r in short]
         return False
 
     def _reasons(self, request: Resources) -> dict[str, int]:

@@ -151,6 +151,10 @@ class SchedulerStore(Protocol):
 
     def load_finished_since(self, since: datetime) -> list[FinishedExecution]: ...
 
+    def message_counts(self) -> tuple[int, int]:
+        """(messages waiting, dead messages) on the transport."""
+        ...
+
 
 class HandlerPool(Protocol):
     """The message handlers the scheduler keeps running (``num_message_handlers``)."""

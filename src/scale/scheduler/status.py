@@ -50,6 +50,10 @@ class StatusInputs:
     nodes: Sequence[NodeView]
     job_types: Sequence[Mapping[str, Any]]
     finished: FinishedMetrics
+    warnings: Sequence[Mapping[str, Any]] = ()
+    message_backlog: int = 0
+    dead_messages: int = 0
+    database_ok: bool = True
 
 
 def _mesos(reg: Registration | None) -> dict[str, Any]:
@@ -95,6 +99,7 @@ def build_status(inputs: StatusInputs) -> dict[str, Any]:
             "hostname": inputs.hostname,
             "mesos": _mesos(inputs.registration),
             "state": dict(SCHEDULER_STATE_TEXT[inputs.is_paused]),
+            "warnings": [dict(w) for w in inputs.warnings],
         },
         "system": {
             "database_update": {
@@ -107,4 +112,53 @@ def build_status(inputs: StatusInputs) -> dict[str, Any]:
         "resources": cluster.to_status(),
         "job_types": [dict(jt) for jt in inputs.job_types],
         "nodes": [_node_json(n, inputs.finished) for n in inputs.nodes],
+        "dependencies": _dependencies(inputs),
+    }
+
+
+def _dependency(ok: bool, msg: str, errors: list[dict[str, str]], **detail: Any) -> dict[str, Any]:
+    return {"OK": ok, "detail": {"msg": msg, **detail}, "errors": errors, "warnings": []}
+
+
+def _dependencies(inputs: StatusInputs) -> dict[str, Any]:
+    """Scale HEAD's ``dependencies`` block, from state the scheduler already holds (no I/O)."""
+    nodes = [n for n in inputs.nodes if n.is_active]
+    offline = sum(1 for n in nodes if n.state == NodeState.OFFLINE)
+    degraded = sum(1 for n in nodes if n.state == NodeState.DEGRADED)
+    nodes_ok = bool(nodes) and (offline + degraded) <= 0.3 * len(nodes)
+    node_errors = []
+    if not nodes:
+        node_errors.append({"NODES_EMPTY": "No nodes reported"})
+    elif not nodes_ok:
+        node_errors.append(
+            {"NODES_ERRORED": f"{offline + degraded} of {len(nodes)} nodes are offline or degraded"}
+        )
+    queue_errors = []
+    if inputs.dead_messages:
+        queue_errors.append(
+            {"DEAD_LETTERS": f"{inputs.dead_messages} message(s) failed 5 times and were set aside"}
+        )
+    return {
+        "database": _dependency(
+            inputs.database_ok,
+            "Database alive and well" if inputs.database_ok else "Database is not answering",
+            [] if inputs.database_ok else [{"DATABASE_ERROR": "The database did not answer"}],
+        ),
+        "msg_queue": _dependency(
+            not queue_errors,
+            "Message queue is alive" if not queue_errors else "Messages are failing",
+            queue_errors,
+            type="database",
+            queue_depth=inputs.message_backlog,
+            dead_letters=inputs.dead_messages,
+        ),
+        "nodes": _dependency(
+            nodes_ok,
+            "Enough nodes are online" if nodes_ok else "Too many nodes are offline or degraded",
+            node_errors,
+            num_nodes=len(nodes),
+            num_offline=offline,
+            num_degraded=degraded,
+        ),
+        "logs": _dependency(True, "Task output is written to each execution's logs directory", []),
     }

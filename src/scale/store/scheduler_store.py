@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from scale.domain.resources import Resources
 from scale.domain.states import ErrorCategory, ExecutionStatus, QueueMode
@@ -238,3 +238,9 @@ class SqlSchedulerStore:
                 )
                 for node_id, type_id, status, cat, ended in s.execute(query).all()
             ]
+
+    def message_counts(self) -> tuple[int, int]:
+        with self.db.read() as s:
+            rows = s.execute(select(MessageRow.dead, func.count()).group_by(MessageRow.dead)).all()
+        counts = {bool(dead): int(n) for dead, n in rows}
+        return counts.get(False, 0), counts.get(True, 0)
