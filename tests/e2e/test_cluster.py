@@ -188,9 +188,13 @@ def test_resources_add_up_on_every_node(cluster: Cluster) -> None:
                 r["total"], abs=0.011
             ), (node["hostname"], name, r)
         running = node["job_executions"]["running"]["total"]
-        # each running execution holds its job's resources (0.25 cpu, 128 MiB minimum)
-        assert node["resources"]["cpus"]["running"] == pytest.approx(0.25 * running, abs=0.01)
-        assert node["resources"]["mem"]["running"] == pytest.approx(128 * running, abs=0.01)
+        node_tasks = sum(t["count"] for t in node["node_tasks"])
+        # each running execution holds its job's resources (0.25 cpu, 128 MiB minimum), each
+        # node task (health check, cleanup) 0.1 cpu and 32 MiB
+        assert node["resources"]["cpus"]["running"] == pytest.approx(
+            0.25 * running + 0.1 * node_tasks, abs=0.01
+        )
+        assert node["resources"]["mem"]["running"] == pytest.approx(128 * running + 32 * node_tasks, abs=0.01)
     for name, r in status["resources"].items():
         assert r["total"] == pytest.approx(
             sum(n["resources"][name]["total"] for n in status["nodes"]), abs=0.02

@@ -100,7 +100,14 @@ def make_harness(
         SimNode("sim-a", Resources(2, 4096, 10_000, 0)),
         SimNode("sim-b", Resources(2, 4096, 10_000, 0)),
     ]
-    backend = SimBackend(nodes, clock=clock, script=script)
+
+    def with_node_tasks(spec: TaskSpec) -> tuple[float, int]:
+        # Health checks and cleanups pass quickly unless a test scripts them itself.
+        if spec.env.get("SCALE_TASK_TYPE") in ("cleanup", "health-check"):
+            return 0.5, 0
+        return script(spec)
+
+    backend = SimBackend(nodes, clock=clock, script=with_node_tasks)
     scheduler = Scheduler(
         backend=backend,
         store=SqlSchedulerStore(db),
@@ -312,7 +319,7 @@ def _set_node(db: Database, hostname: str, **fields: Any) -> None:
 def test_a_paused_node_shows_paused_at_the_next_status_and_takes_no_new_work(db: Database) -> None:
     type_id = code_job_type(db)
     h = make_harness(db, script=lambda spec: (2.0, 0))
-    h.step()
+    h.run_until(lambda: {n["state"]["name"] for n in h.status()["nodes"]} == {"READY"}, max_steps=5)
     _set_node(db, "sim-a", is_paused=True, pause_reason="maintenance")
     states = {n["hostname"]: n["state"]["name"] for n in h.status()["nodes"]}
     assert states == {"sim-a": "PAUSED", "sim-b": "READY"}

@@ -37,6 +37,7 @@ from scale.scheduler.executions import PRE_POST_TIMEOUT_S, Outcome, RunningExecu
 from scale.scheduler.loop import Loop
 from scale.scheduler.metrics import BLOCK, WINDOW, FinishedExecution, FinishedMetrics, RateCounters
 from scale.scheduler.node_state import NodeFacts, NodeState, derive_node_state
+from scale.scheduler.node_tasks import NODE_TASK_RESOURCES, NodeTaskPlan, NodeTasks
 from scale.scheduler.offers import EMPTY_BREAKDOWN, AgentResources
 from scale.scheduler.planning import PlanInput, PlanNode, RunningWork, WaitingTask, schedule_pass
 from scale.scheduler.ports import (
@@ -80,6 +81,10 @@ class SchedulerConfig:
     queue_window: int = 1000
     #: when False, executions run ``main`` only (benchmarks on the sim backend)
     pre_post_tasks: bool = True
+    #: when False, no health-check or cleanup node tasks run (benchmarks)
+    node_tasks: bool = True
+    #: a health check below this much free disk (MiB) in the data directory degrades the node
+    min_free_disk_mb: float = 1024.0
 
 
 @dataclass
@@ -146,6 +151,8 @@ class Scheduler:
         self.last_status: dict[str, Any] | None = None
         self.passes = 0
         self.warnings = SchedulerWarnings()
+        self.node_tasks: dict[int, NodeTasks] = {}
+        self.node_task_owner: dict[str, int] = {}
 
     # ------------------------------------------------------------------ start-up and sync
 
@@ -231,12 +238,39 @@ class Scheduler:
                 del self.node_by_agent[agent_id]
         self.node_by_agent[agent.agent_id] = record.node_id
         self.agent_resources[agent.agent_id] = AgentResources(agent.agent_id, agent.total, now)
+        tasks = self.node_tasks.get(record.node_id)
+        if tasks is None:
+            self.node_tasks[record.node_id] = NodeTasks(
+                node_id=record.node_id,
+                python=self.config.python,
+                data_dir=self.config.data_dir,
+                exe_root=self._exe_root(record.hostname),
+                min_free_mb=self.config.min_free_disk_mb,
+                initial_cleanup_done=not self.config.node_tasks,
+            )
+        elif self.config.node_tasks:
+            tasks.reset()
+            for task_id in list(tasks.running):
+                self.node_task_owner.pop(task_id, None)
+            tasks.running.clear()
+
+    def _exe_root(self, hostname: str) -> str:
+        """Execution directories per node, so one node's cleanup never touches another's work."""
+        return os.path.join(self.config.data_dir, "executions", hostname)
 
     def _on_task_update(self, update: TaskUpdate, now: datetime) -> None:
         self.rates.add("task_updates_per_sec")
         if update.state in _TERMINAL:
             self.rates.add("tasks_finished_per_sec")
         self.recon_asked.pop(update.task_id, None)
+        node_id = self.node_task_owner.get(update.task_id)
+        if node_id is not None:
+            if update.state in _TERMINAL or update.state == TaskState.LOST:
+                self.node_task_owner.pop(update.task_id, None)
+            tasks = self.node_tasks.get(node_id)
+            if tasks is not None:
+                tasks.on_update(update, now)
+            return
         exe_id = self.task_owner.get(update.task_id)
         if exe_id is None:
             return
@@ -270,6 +304,9 @@ class Scheduler:
         if exe.task_id is not None:
             self.task_owner.pop(exe.task_id, None)
         ended = exe.ended or now
+        tasks = self.node_tasks.get(exe.node_id)
+        if tasks is not None and self.config.node_tasks:
+            tasks.add_finished_execution(exe.cluster_id, now)
         error = self._resolve_error(exe) if exe.status == ExecutionStatus.FAILED else None
         category = error.category if error else (ErrorCategory.SYSTEM if exe.error_name else None)
         self.finished.add(FinishedExecution(exe.node_id, exe.job_type_id, exe.status, category, ended), now)
@@ -377,12 +414,15 @@ class Scheduler:
             and record.agent_id in self.online
             and (self.node_by_agent.get(record.agent_id) == record.node_id)
         )
+        tasks = self.node_tasks.get(record.node_id)
         return derive_node_state(
             NodeFacts(
                 is_active=record.is_active,
                 is_online=online,
                 is_paused=record.is_paused,
                 scheduler_paused=self.settings.is_paused,
+                has_errors=tasks.has_errors() if tasks else False,
+                initial_cleanup_done=tasks.initial_cleanup_done if tasks else True,
             )
         )
 
@@ -392,9 +432,40 @@ class Scheduler:
             plan = exe.current
             if exe.task_id is not None and plan is not None:
                 running[exe.agent_id] = running.get(exe.agent_id, ZERO) + plan.resources
+        for agent_id, node_id in self.node_by_agent.items():
+            tasks = self.node_tasks.get(node_id)
+            if tasks is not None and tasks.running:
+                extra = NODE_TASK_RESOURCES.scaled(len(tasks.running))
+                running[agent_id] = running.get(agent_id, ZERO) + extra
         return running
 
-    def _plan_nodes(self) -> list[PlanNode]:
+    def _place_node_tasks(self, now: datetime) -> tuple[dict[str, list[NodeTaskPlan]], dict[str, Resources]]:
+        """Node tasks go before any job work, each taking 0.1 cpu and 32 MiB of its node's offers."""
+        placed: dict[str, list[NodeTaskPlan]] = {}
+        used: dict[str, Resources] = {}
+        if not self.config.node_tasks:
+            return placed, used
+        framework = self.registration.framework_id if self.registration else "scale"
+        in_use: dict[int, list[str]] = defaultdict(list)
+        for exe in self.executions.values():
+            in_use[exe.node_id].append(exe.cluster_id)
+        for agent_id, resources in self.agent_resources.items():
+            node_id = self.node_by_agent.get(agent_id)
+            record = self.nodes.get(node_id) if node_id is not None else None
+            tasks = self.node_tasks.get(node_id) if node_id is not None else None
+            if record is None or tasks is None or agent_id not in self.online or not record.is_active:
+                continue
+            paused = record.is_paused or self.settings.is_paused
+            room = resources.offered
+            for plan in tasks.due(now, framework=framework, paused=paused, keep=in_use[record.node_id]):
+                if not NODE_TASK_RESOURCES.fits_in(room):
+                    break
+                room = room - NODE_TASK_RESOURCES
+                placed.setdefault(agent_id, []).append(plan)
+                used[agent_id] = used.get(agent_id, ZERO) + NODE_TASK_RESOURCES
+        return placed, used
+
+    def _plan_nodes(self, node_task_use: Mapping[str, Resources]) -> list[PlanNode]:
         out: list[PlanNode] = []
         for agent_id, resources in self.agent_resources.items():
             node_id = self.node_by_agent.get(agent_id)
@@ -406,7 +477,7 @@ class Scheduler:
             out.append(
                 PlanNode(
                     node_id=record.node_id,
-                    offered=resources.offered,
+                    offered=resources.offered - node_task_use.get(agent_id, ZERO),
                     total=resources.total,
                     capacity=capacity,
                     takes_new_jobs=state == NodeState.READY,
@@ -430,15 +501,19 @@ class Scheduler:
                     excluded.add(type_id)
         return limits, frozenset(excluded)
 
-    def scheduling_tick(self, now: datetime) -> None:
-        self.passes += 1
-        self._apply_events(self.backend.poll(), now)
+    def _refresh_resources(self, now: datetime) -> None:
         running = self._running_by_agent()
         for agent_id, resources in self.agent_resources.items():
             resources.refresh(running.get(agent_id, ZERO), now)
+
+    def scheduling_tick(self, now: datetime) -> None:
+        self.passes += 1
+        self._apply_events(self.backend.poll(), now)
+        self._refresh_resources(now)
         self._fail_lost_executions(now)
 
-        nodes = self._plan_nodes()
+        node_task_plans, node_task_use = self._place_node_tasks(now)
+        nodes = self._plan_nodes(node_task_use)
         waiting = [
             WaitingTask(exe.job_exe_id, exe.node_id, exe.current.resources, exe.priority)
             for exe in self.executions.values()
@@ -481,7 +556,7 @@ class Scheduler:
             exe = self.executions[key]
             to_launch[exe.agent_id].append(exe)
         jobs_launched = self._create_executions(plan.placements, now, to_launch)
-        self._launch(to_launch, now)
+        self._launch(to_launch, node_task_plans, now)
         if self.settings.is_paused:
             for resources in self.agent_resources.values():
                 if resources.offers:
@@ -539,7 +614,7 @@ class Scheduler:
                 tasks=self._task_plans(info, c.input, n.resources),
                 error_mapping=info.error_mapping,
                 is_system=info.record.is_system,
-                workdir=os.path.join(self.config.data_dir, "executions", n.cluster_id),
+                workdir=os.path.join(self._exe_root(self.nodes[n.node_id].hostname), n.cluster_id),
             )
             self.executions[exe.job_exe_id] = exe
             to_launch[exe.agent_id].append(exe)
@@ -549,12 +624,37 @@ class Scheduler:
         manifest = self.job_types[job_type_id].manifest
         return manifest.timeout if manifest else 0
 
-    def _launch(self, to_launch: dict[str, list[RunningExecution]], now: datetime) -> None:
-        for agent_id, exes in to_launch.items():
+    def _node_task_spec(self, agent_id: str, plan: NodeTaskPlan) -> TaskSpec:
+        node_id = self.node_by_agent[agent_id]
+        workdir = os.path.join(self.config.data_dir, "node-tasks", str(node_id))
+        return TaskSpec(
+            task_id=plan.task_id,
+            agent_id=agent_id,
+            resources=NODE_TASK_RESOURCES,
+            command=plan.command,
+            env={"SCALE_TASK_TYPE": plan.kind.value},
+            workdir=workdir,
+            stdout_path=os.path.join(workdir, f"{plan.kind.value}.stdout"),
+            stderr_path=os.path.join(workdir, f"{plan.kind.value}.stderr"),
+        )
+
+    def _launch(
+        self,
+        to_launch: dict[str, list[RunningExecution]],
+        node_task_plans: Mapping[str, list[NodeTaskPlan]],
+        now: datetime,
+    ) -> None:
+        for agent_id in set(to_launch) | set(node_task_plans):
+            exes = to_launch.get(agent_id, [])
             resources = self.agent_resources.get(agent_id)
-            if resources is None or not exes:
+            if resources is None:
                 continue
             specs = []
+            for plan in node_task_plans.get(agent_id, []):
+                node_id = self.node_by_agent[agent_id]
+                self.node_tasks[node_id].launched(plan, now)
+                self.node_task_owner[plan.task_id] = node_id
+                specs.append(self._node_task_spec(agent_id, plan))
             for exe in exes:
                 spec = self._task_spec(exe)
                 exe.launched(spec.task_id, now)
@@ -588,6 +688,9 @@ class Scheduler:
             if error is not None and exe.task_id is not None:
                 exe.kill_error = error
                 self.backend.kill(exe.task_id)
+        for tasks in self.node_tasks.values():
+            for task_id in tasks.timed_out(now, self.config.staging_timeout_s):
+                self.backend.kill(task_id)
 
     def reconciliation_tick(self, now: datetime) -> None:
         """Ask the backend about tasks in doubt: staging too long, running silent too long."""
@@ -647,6 +750,7 @@ class Scheduler:
             if not record.is_active and state == NodeState.DEPRECATED and agent_id not in self.online:
                 continue  # deprecated and gone: no longer part of the cluster picture
             resources = self.agent_resources.get(agent_id) if agent_id in self.online else None
+            tasks = self.node_tasks.get(record.node_id)
             views.append(
                 NodeView(
                     node_id=record.node_id,
@@ -657,6 +761,9 @@ class Scheduler:
                     resources=resources.breakdown() if resources else EMPTY_BREAKDOWN,
                     num_offers=len(resources.offers) if resources else 0,
                     running_by_type=running_by_node.get(record.node_id, Counter()),
+                    node_tasks=tasks.status_tasks() if tasks else (),
+                    errors=[c.to_json(format_time) for c in tasks.errors.values()] if tasks else (),
+                    warnings=[c.to_json(format_time) for c in tasks.warnings.values()] if tasks else (),
                 )
             )
         return views
@@ -691,6 +798,7 @@ class Scheduler:
 
     def status_tick(self, now: datetime) -> None:
         self._refresh_nodes()
+        self._refresh_resources(now)
         backlog, dead = self.store.message_counts()
         status = self.build_status(now, backlog=backlog, dead=dead)
         self.store.save_status(status, now)

@@ -18,6 +18,24 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _enable_wal(cur: Any) -> None:
+    """Switch the file to WAL (persistent). SQLite answers "database is locked" at once, without
+    its busy handler, when another connection is opening the same new file; so retry briefly."""
+    import sqlite3
+    import time
+
+    for attempt in range(100):
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
+
+
 def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     """An engine tuned per dialect: SQLite in WAL mode with a busy timeout, PostgreSQL pooled.
 
@@ -41,10 +59,10 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
             # and delays the write lock; BEGIN IMMEDIATE below takes it up front.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may have to wait
+            _enable_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from scale.domain.errors import BUILTIN_ERRORS
 from scale.store.db import Database
@@ -77,8 +77,31 @@ def ensure_scheduler_row(db: Database) -> None:
             session.add(SchedulerRow(id=1, is_paused=False, num_message_handlers=1, queue_mode="FIFO"))
 
 
+#: PostgreSQL advisory lock key held while the database is updated ("scale" in ASCII).
+UPDATE_LOCK_KEY = 0x7363616C65
+
+
 def update_database(db: Database) -> None:
-    """Bring the database to the current version: schema, built-in errors, the scheduler row."""
+    """Bring the database to the current version: schema, built-in errors, the scheduler row.
+
+    ``scale api`` and ``scale scheduler`` may start together on a new database; on PostgreSQL
+    an advisory lock makes the second wait for the first instead of racing it (SQLite writers
+    are serialised by ``BEGIN IMMEDIATE`` already).
+    """
+    if db.dialect != "postgresql":
+        _update(db)
+        return
+    with db.engine.connect() as lock_conn:
+        lock_conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": UPDATE_LOCK_KEY})
+        lock_conn.commit()
+        try:
+            _update(db)
+        finally:
+            lock_conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": UPDATE_LOCK_KEY})
+            lock_conn.commit()
+
+
+def _update(db: Database) -> None:
     upgrade_schema(db)
     load_builtin_errors(db)
     ensure_scheduler_row(db)
