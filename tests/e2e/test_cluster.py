@@ -323,3 +323,57 @@ def test_scale_up_stops_on_signal_and_leaves_no_child(tmp_path: Any, sig: str) -
         code = c.stop("up", getattr(signals, sig), timeout=30)
         assert code == 0, c.log_tail("up") if "up" in c.logs else code
         wait_until(lambda: not _live_pids_with(marker), timeout=10, what="job processes to be gone")
+
+
+def test_node_pause_and_deprecation_through_the_api(cluster: Cluster) -> None:
+    c = cluster
+    status = c.wait_status(
+        lambda s: [n["state"]["name"] for n in s["nodes"]] == ["READY", "READY"],
+        timeout=30,
+        what="2 READY nodes",
+    )
+    first, second = status["nodes"][0], status["nodes"][1]
+    # Pause: PAUSED within one status period, and no new execution starts there
+    assert (
+        c.patch(f"/v6/nodes/{first['id']}/", {"is_paused": True, "pause_reason": "maintenance"}).status_code
+        == 204
+    )
+    c.wait_status(
+        lambda s: {n["id"]: n["state"]["name"] for n in s["nodes"]}[first["id"]] == "PAUSED",
+        timeout=6,
+        what="PAUSED",
+    )
+    type_id = create_job_type(c)
+    ids = [queue(c, type_id, 0) for _ in range(4)]
+    wait_until(
+        lambda: {job(c, i)["status"] for i in ids} == {"COMPLETED"}, timeout=60, what="jobs to complete"
+    )
+    assert {exe["node"]["id"] for i in ids for exe in executions(c, i)} == {second["id"]}
+    assert c.patch(f"/v6/nodes/{first['id']}/", {"is_paused": False}).status_code == 204
+    c.wait_status(lambda s: {n["state"]["name"] for n in s["nodes"]} == {"READY"}, timeout=10)
+
+    # Deprecate a node with running work: it fails with node-lost and completes on the other
+    sleeper = create_job_type(c, sleeper_job_type(20))
+    long_ids = [
+        int(c.post("/v6/jobs/", {"job_type_id": sleeper, "input": {}}).json()["id"]) for _ in range(4)
+    ]
+
+    def running_on_first() -> bool:
+        s = c.status()
+        return bool(s) and any(
+            n["id"] == first["id"] and n["job_executions"]["running"]["total"] for n in s["nodes"]
+        )
+
+    wait_until(running_on_first, timeout=30, what="work running on the first node")
+    assert c.patch(f"/v6/nodes/{first['id']}/", {"is_active": False}).status_code == 204
+    wait_until(
+        lambda: {job(c, i)["status"] for i in long_ids} == {"COMPLETED"},
+        timeout=150,
+        what="retries to finish",
+    )
+    lost = [
+        exe for i in long_ids for exe in executions(c, i) if (exe["error"] or {}).get("name") == "node-lost"
+    ]
+    assert lost and {exe["node"]["id"] for exe in lost} == {first["id"]}
+    done = [exe for i in long_ids for exe in executions(c, i) if exe["status"] == "COMPLETED"]
+    assert {exe["node"]["id"] for exe in done} == {second["id"]}
