@@ -1,0 +1,1 @@
+"""Benchmarks for the scheduler (issue 6). Everything here runs on the sim backend: a simulation."""
