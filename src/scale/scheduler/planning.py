@@ -13,6 +13,7 @@ Order of a pass (Scale's, as named steps):
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,13 +94,19 @@ class Plan:
 
 
 def _waste(remaining: Resources, request: Resources, node_total: Resources) -> float:
-    """How much of the node would be left over, normalised per resource (lower = tighter fit)."""
-    left = remaining - request
+    """How much of the node would be left over, normalised per resource (lower = tighter fit).
+
+    Plain arithmetic on purpose: this runs for every candidate node of every queued job.
+    """
     score = 0.0
-    for name in RESOURCE_NAMES:
-        cap = getattr(node_total, name)
-        if cap > 0:
-            score += getattr(left, name) / cap
+    if node_total.cpus > 0:
+        score += (remaining.cpus - request.cpus) / node_total.cpus
+    if node_total.mem > 0:
+        score += (remaining.mem - request.mem) / node_total.mem
+    if node_total.disk > 0:
+        score += (remaining.disk - request.disk) / node_total.disk
+    if node_total.gpus > 0:
+        score += (remaining.gpus - request.gpus) / node_total.gpus
     return score
 
 
@@ -117,10 +124,51 @@ class _Pass:
         self.holdings: dict[int, list[tuple[int, Resources]]] = {}
         for work in data.running:
             self.holdings.setdefault(work.node_id, []).append((work.priority, work.resources))
+        # Best fit without scanning every node for every job: per request shape, a heap of
+        # (waste, node id, node version). Allocating on a node bumps its version; stale entries
+        # are re-scored when they reach the top. Jobs of one shape share one heap. Exact for one
+        # shape; across shapes a node another shape filled may be scored late, so the choice is
+        # a near-best fit (always a node that fits), which is what lets a pass stay O(log n).
+        self.version: dict[int, int] = {n.node_id: 0 for n in data.nodes}
+        self.heaps: dict[Resources, list[tuple[float, int, int]]] = {}
+        self.reasons_cache: dict[Resources, dict[str, int]] = {}
 
     def _allocate(self, node_id: int, request: Resources) -> None:
         self.remaining[node_id] = self.remaining[node_id] - request
         self.plan.used[node_id] = self.plan.used.get(node_id, ZERO) + request
+        self.version[node_id] += 1
+
+    def _heap_for(self, request: Resources) -> list[tuple[float, int, int]]:
+        heap = self.heaps.get(request)
+        if heap is None:
+            heap = [
+                (_waste(self.remaining[n.node_id], request, n.total), n.node_id, self.version[n.node_id])
+                for n in self.available
+                if request.fits_in(self.remaining[n.node_id])
+            ]
+            heapq.heapify(heap)
+            self.heaps[request] = heap
+        return heap
+
+    def _best_node(self, request: Resources) -> int | None:
+        """The node with the least waste that fits ``request`` now, or None."""
+        heap = self._heap_for(request)
+        while heap:
+            _score, node_id, version = heap[0]
+            if node_id in self.plan.reservations:
+                heapq.heappop(heap)
+                continue
+            if version != self.version[node_id]:
+                heapq.heappop(heap)
+                remaining = self.remaining[node_id]
+                if request.fits_in(remaining):
+                    node = self.nodes[node_id]
+                    heapq.heappush(
+                        heap, (_waste(remaining, request, node.total), node_id, self.version[node_id])
+                    )
+                continue
+            return node_id
+        return None
 
     def place_waiting_tasks(self) -> None:
         for task in sorted(self.data.waiting_tasks, key=lambda t: (t.priority, t.key)):
@@ -147,23 +195,17 @@ class _Pass:
         if blocked is not None:
             self.plan.unplaced[job.job_id] = blocked
             return False
-        best: PlanNode | None = None
-        best_score = 0.0
-        for node in self.available:
-            if node.node_id in self.plan.reservations:
-                continue
-            if job.resources.fits_in(self.remaining[node.node_id]):
-                score = _waste(self.remaining[node.node_id], job.resources, node.total)
-                if best is None or score < best_score:
-                    best, best_score = node, score
+        best = self._best_node(job.resources)
         if best is not None:
-            self._allocate(best.node_id, job.resources)
-            self.plan.placements.append(Placement(job, best.node_id))
-            self.holdings.setdefault(best.node_id, []).append((job.priority, job.resources))
+            self._allocate(best, job.resources)
+            self.plan.placements.append(Placement(job, best))
+            self.holdings.setdefault(best, []).append((job.priority, job.resources))
             if job.job_type_id in self.type_limits:
                 self.type_limits[job.job_type_id] -= 1
             return True
-        reasons = self._reasons(job.resources)
+        reasons = self.reasons_cache.get(job.resources)
+        if reasons is None:
+            reasons = self.reasons_cache[job.resources] = self._reasons(job.resources)
         self.plan.unplaced[job.job_id] = reasons
         if not self._reserve(job):
             self.blocked_shapes[shape] = reasons
@@ -208,6 +250,7 @@ class _Pass:
         if best is None:
             return False
         self.plan.reservations[best.node_id] = job.job_id
+        self.reasons_cache.clear()  # "node reserved" now explains more
         return True
 
 
