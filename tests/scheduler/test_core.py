@@ -351,3 +351,31 @@ def test_deprecating_a_node_fails_its_work_with_node_lost_and_it_completes_elsew
     completed_nodes = {e.node_id for e in ends if e.status == "COMPLETED"}
     assert on_a[0].node_id not in completed_nodes
     assert "sim-a" not in {n["hostname"] for n in h.status()["nodes"] if n["state"]["name"] == "READY"}
+
+
+def test_cancel_kills_running_work_which_ends_canceled_and_requeue_runs_it_again(db: Database) -> None:
+    from scale.services.job_actions import JobSelection, cancel_jobs, requeue_jobs
+
+    type_id = code_job_type(db)
+    h = make_harness(
+        db, script=lambda spec: (100.0, 0) if spec.env.get("SCALE_TASK_TYPE") == "main" else (0.5, 0)
+    )
+    jobs = [make_queued_job(db, type_id, CODE=0) for _ in range(2)]
+    h.run_until(lambda: len([e for e in h.scheduler.executions.values() if e.current and e.index == 1]) == 2)
+    assert cancel_jobs(db, JobSelection(job_ids=jobs), now=h.clock.now()) == 2
+    h.scheduler.status_tick(h.clock.now())
+    h.step()
+    h.step()
+    assert h.scheduler.executions == {}
+    with db.read() as s:
+        ends = list(s.scalars(select(JobExecutionEndRow)))
+    assert sorted(e.status for e in ends) == ["CANCELED", "CANCELED"]
+    assert {j.status for j in h.jobs()} == {"CANCELED"}
+    status = h.status()
+    assert all(n["job_executions"]["completed"]["total"] == 0 for n in status["nodes"])
+    assert all(n["job_executions"]["failed"]["total"] == 0 for n in status["nodes"])
+    # Requeue: they run again as a second execution
+    assert requeue_jobs(db, JobSelection(job_ids=jobs), now=h.clock.now(), priority=5) == 2
+    h.backend._script = lambda spec: (0.5, 0)  # type: ignore[assignment]
+    h.run_until(h.all_final)
+    assert {(j.status, j.num_exes, j.priority) for j in h.jobs()} == {("COMPLETED", 2, 5)}

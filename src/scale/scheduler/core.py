@@ -171,7 +171,18 @@ class Scheduler:
         self.settings = self.store.load_settings()
         self._refresh_catalog()
         self._refresh_nodes()
+        self._check_cancellations(now)
         self.handlers.resize(self.settings.num_message_handlers)
+
+    def _check_cancellations(self, now: datetime) -> None:
+        """Kill the running executions of jobs an operator canceled (one query for all)."""
+        running = {exe.job_id: exe for exe in self.executions.values() if not exe.canceled}
+        for job_id in self.store.load_canceled(sorted(running)):
+            exe = running[job_id]
+            if exe.cancel(now):
+                self._execution_ended(exe, now)
+            elif exe.task_id is not None:
+                self.backend.kill(exe.task_id)
 
     def _refresh_nodes(self) -> None:
         """Operator changes to nodes (pause, deprecate): one small query, also run before every
@@ -283,6 +294,8 @@ class Scheduler:
         outcome = exe.apply(update)
         if outcome in (Outcome.COMPLETED, Outcome.FAILED):
             self.rates.add("jobs_finished_per_sec")
+            self._execution_ended(exe, now)
+        elif outcome == Outcome.CANCELED:
             self._execution_ended(exe, now)
 
     # ------------------------------------------------------------------ executions
@@ -798,6 +811,7 @@ class Scheduler:
 
     def status_tick(self, now: datetime) -> None:
         self._refresh_nodes()
+        self._check_cancellations(now)
         self._refresh_resources(now)
         backlog, dead = self.store.message_counts()
         status = self.build_status(now, backlog=backlog, dead=dead)

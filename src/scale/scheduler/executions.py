@@ -45,6 +45,7 @@ class Outcome(StrEnum):
     NEXT_TASK = "next_task"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELED = "canceled"
 
 
 @dataclass
@@ -79,6 +80,8 @@ class RunningExecution:
     exit_code: int | None = None
     #: set when the scheduler killed the current task on purpose (timeout, lost node)
     kill_error: str | None = None
+    #: an operator canceled the job: the execution ends CANCELED when its task is gone
+    canceled: bool = False
     ended: datetime | None = None
     task_results: list[dict[str, Any]] = field(default_factory=list)
 
@@ -107,6 +110,17 @@ class RunningExecution:
         self.task_started = None
         self.last_update = now
 
+    def cancel(self, when: datetime) -> bool:
+        """Mark the execution canceled. True when it ended now (no task running); otherwise it
+        ends CANCELED when the kill of its current task lands."""
+        if self.is_finished:
+            return False
+        self.canceled = True
+        if self.task_id is None:
+            self.finish(ExecutionStatus.CANCELED, None, when)
+            return True
+        return False
+
     def apply(self, update: TaskUpdate) -> Outcome:
         """Move the execution by one task update for its current task."""
         if self.is_finished or update.task_id != self.task_id:
@@ -121,6 +135,17 @@ class RunningExecution:
             return Outcome.NONE
         if update.state == TaskState.STAGING:
             return Outcome.NONE
+        if self.canceled and update.state in (
+            TaskState.FINISHED,
+            TaskState.FAILED,
+            TaskState.KILLED,
+            TaskState.LOST,
+        ):
+            self._record(plan, update)
+            self.task_id = None
+            self.task_state = update.state
+            self.finish(ExecutionStatus.CANCELED, None, update.timestamp)
+            return Outcome.CANCELED
         if update.state == TaskState.LOST and self.kill_error is None:
             # Relaunch the same step under a new task id, as Scale does.
             self.lost_count += 1

@@ -151,6 +151,10 @@ class SchedulerStore(Protocol):
 
     def load_finished_since(self, since: datetime) -> list[FinishedExecution]: ...
 
+    def load_canceled(self, job_ids: Sequence[int]) -> set[int]:
+        """Which of these jobs an operator has canceled."""
+        ...
+
     def message_counts(self) -> tuple[int, int]:
         """(messages waiting, dead messages) on the transport."""
         ...

@@ -239,6 +239,13 @@ class SqlSchedulerStore:
                 for node_id, type_id, status, cat, ended in s.execute(query).all()
             ]
 
+    def load_canceled(self, job_ids: Sequence[int]) -> set[int]:
+        if not job_ids:
+            return set()
+        with self.db.read() as s:
+            query = select(JobRow.id).where(JobRow.id.in_(list(job_ids)), JobRow.status == "CANCELED")
+            return set(s.scalars(query))
+
     def message_counts(self) -> tuple[int, int]:
         with self.db.read() as s:
             rows = s.execute(select(MessageRow.dead, func.count()).group_by(MessageRow.dead)).all()

@@ -9,9 +9,17 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from scale.api.deps import MAX_ID, ClockDep, DbDep, IdValue, parse_time
 from scale.api.pagination import PageDep, make_page
 from scale.api.schemas.common import Page
-from scale.api.schemas.jobs import ExecutionDetailOut, ExecutionOut, JobDetailOut, JobIn, JobOut
+from scale.api.schemas.jobs import (
+    ExecutionDetailOut,
+    ExecutionOut,
+    JobDetailOut,
+    JobIn,
+    JobOut,
+    JobRequeueIn,
+    JobSelectionIn,
+)
 from scale.domain.states import ErrorCategory, ExecutionStatus, JobStatus
-from scale.services import jobs
+from scale.services import job_actions, jobs
 from scale.services.jobs import DEFAULT_JOB_ORDER, ExecutionFilters, JobFilters
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -27,6 +35,25 @@ def create_job(body: JobIn, response: Response, db: DbDep, clock: ClockDep) -> J
     detail = jobs.create_job(db, job_type_id=body.job_type_id, data=body.input.to_data(), now=clock.now())
     response.headers["Location"] = f"/v6/jobs/{detail.summary.job.id}/"
     return JobDetailOut.from_detail(detail)
+
+
+@router.post("/cancel/", status_code=202, response_class=Response)
+def cancel_jobs(body: JobSelectionIn, db: DbDep, clock: ClockDep) -> Response:
+    """Cancel the selected jobs (202). Queued ones leave the queue; running executions are killed
+    by the scheduler within one status period and end CANCELED."""
+    job_actions.cancel_jobs(db, _selection(body), now=clock.now())
+    return Response(status_code=202)
+
+
+@router.post("/requeue/", status_code=202, response_class=Response)
+def requeue_jobs(body: JobRequeueIn, db: DbDep, clock: ClockDep) -> Response:
+    """Queue the selected FAILED and CANCELED jobs again (202), optionally with a new priority."""
+    job_actions.requeue_jobs(db, _selection(body), now=clock.now(), priority=body.priority)
+    return Response(status_code=202)
+
+
+def _selection(body: JobSelectionIn) -> job_actions.JobSelection:
+    return job_actions.JobSelection(tuple(body.job_ids), tuple(body.job_type_ids), tuple(body.status))
 
 
 @router.get("/")

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from scale.api.schemas.common import UtcDateTime, WriteModel
+from scale.domain.states import JobStatus
 from scale.services.jobs import ExecutionView, JobDetailView, JobView
 from scale.store.tables import ErrorRow, JobTypeRow, NodeRow
 
@@ -31,6 +32,18 @@ class JobIn(WriteModel):
     job_type_id: StrictInt
     input: JobInputIn = Field(default_factory=JobInputIn)
     configuration: dict[str, Any] | None = None
+
+
+class JobSelectionIn(WriteModel):
+    """POST ``/v6/jobs/cancel/`` and ``/v6/jobs/requeue/``: which jobs. No filter means all."""
+
+    job_ids: list[StrictInt] = Field(default_factory=list)
+    job_type_ids: list[StrictInt] = Field(default_factory=list)
+    status: list[JobStatus] = Field(default_factory=list)
+
+
+class JobRequeueIn(JobSelectionIn):
+    priority: StrictInt | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class JobTypeRef(BaseModel):
