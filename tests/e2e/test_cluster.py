@@ -377,3 +377,29 @@ def test_node_pause_and_deprecation_through_the_api(cluster: Cluster) -> None:
     assert lost and {exe["node"]["id"] for exe in lost} == {first["id"]}
     done = [exe for i in long_ids for exe in executions(c, i) if exe["status"] == "COMPLETED"]
     assert {exe["node"]["id"] for exe in done} == {second["id"]}
+
+
+def test_cancel_kills_running_jobs_and_they_end_canceled(cluster: Cluster) -> None:
+    c = cluster
+    marker = f"scale-cancel-{os.getpid()}-{time.monotonic_ns()}"
+    body = exit_code_job_type()
+    body["manifest"]["job"] = {
+        **body["manifest"]["job"],
+        "name": "long",
+        "interface": {"command": f"python3 -c 'import time; time.sleep(300)' {marker}"},
+        "errors": [],
+    }
+    type_id = create_job_type(c, body)
+    ids = [int(c.post("/v6/jobs/", {"job_type_id": type_id, "input": {}}).json()["id"]) for _ in range(2)]
+    wait_until(lambda: {job(c, i)["status"] for i in ids} == {"RUNNING"}, timeout=30, what="jobs running")
+    wait_until(lambda: len(_live_pids_with(marker)) >= 2, timeout=30, what="the job processes")
+    started = time.monotonic()
+    assert c.post("/v6/jobs/cancel/", {"job_ids": ids}).status_code == 202
+    wait_until(lambda: not _live_pids_with(marker), timeout=20, what="the job processes to be killed")
+    assert time.monotonic() - started < 20
+    wait_until(
+        lambda: all(e["status"] == "CANCELED" for i in ids for e in executions(c, i)),
+        timeout=20,
+        what="executions to end CANCELED",
+    )
+    assert {job(c, i)["status"] for i in ids} == {"CANCELED"}

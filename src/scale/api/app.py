@@ -7,7 +7,17 @@ from fastapi import APIRouter, Depends, FastAPI
 import scale
 from scale.api.deps import AppContext, reject_nul
 from scale.api.errors import install_error_handlers
-from scale.api.routes import error_catalog, job_types, jobs, messages, nodes, queue, scheduler, system
+from scale.api.routes import (
+    error_catalog,
+    job_executions,
+    job_types,
+    jobs,
+    messages,
+    nodes,
+    queue,
+    scheduler,
+    system,
+)
 from scale.clock import SystemClock
 from scale.config import Settings
 from scale.scheduler.ports import Clock
@@ -33,7 +43,7 @@ def create_app(settings: Settings, db: Database, *, clock: Clock | None = None) 
     app.state.context = AppContext(settings=settings, db=db, clock=clock or SystemClock())
     install_error_handlers(app)
     v6 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_nul)])
-    for module in (system, scheduler, job_types, jobs, nodes, error_catalog, queue, messages):
+    for module in (system, scheduler, job_types, jobs, job_executions, nodes, error_catalog, queue, messages):
         v6.include_router(module.router)
     app.include_router(v6)
     return app

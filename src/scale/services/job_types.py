@@ -358,3 +358,111 @@ def get_job_type(db: Database, name: str, version: str) -> JobTypeRow:
         if row is None:
             raise NotFound(f"job type {name!r} version {version!r} does not exist")
         return row
+
+
+@dataclass(frozen=True, slots=True)
+class JobTypePatch:
+    """A PATCH of one job type. ``given`` names the fields the caller set; the rest are kept.
+
+    ``icon_code`` or ``max_scheduled`` None with its name in ``given`` clears it.
+    """
+
+    icon_code: str | None = None
+    is_published: bool | None = None
+    is_active: bool | None = None
+    is_paused: bool | None = None
+    max_scheduled: int | None = None
+    max_tries: int | None = None
+    configuration: Mapping[str, Any] | None = None
+    manifest: Mapping[str, Any] | None = None
+    docker_image: str | None = None
+    given: frozenset[str] = field(default_factory=frozenset)
+
+
+def _patched_spec(row: JobTypeRow, patch: JobTypePatch) -> JobTypeSpec:
+    """The whole job type as it would be after ``patch``, as a spec for the POST validation."""
+    return JobTypeSpec(
+        docker_image=patch.docker_image if patch.docker_image is not None else row.docker_image,
+        manifest=patch.manifest if patch.manifest is not None else row.manifest,
+        configuration=patch.configuration,
+        icon_code=patch.icon_code,
+        is_published=patch.is_published,
+        is_active=patch.is_active,
+        is_paused=patch.is_paused,
+        max_scheduled=patch.max_scheduled,
+        max_tries=patch.max_tries,
+        given=patch.given,
+    )
+
+
+def patch_job_type(db: Database, name: str, version: str, patch: JobTypePatch, *, now: datetime) -> None:
+    """Change the fields in ``patch`` of one job type, in one transaction.
+
+    A new manifest or Docker image makes a new revision and refreshes the job type's error rows.
+    NotFound for an unknown job type; InvalidRequest (nothing written) for an empty or invalid
+    patch, or a manifest whose name or version is not the job type's.
+    """
+    if not patch.given:
+        raise InvalidRequest([FieldProblem("body", "give at least one field to change")])
+    with db.session() as session:
+        row = session.scalars(
+            select(JobTypeRow).where(JobTypeRow.name == name, JobTypeRow.version == version).with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"job type {name!r} version {version!r} does not exist")
+        spec = _patched_spec(row, patch)
+        validation = validate_job_type(spec)
+        problems = list(validation.problems)
+        manifest = validation.manifest
+        if manifest is not None and manifest.name != name:
+            problems.append(FieldProblem("manifest.job.name", f"must be {name!r}, the job type's name"))
+        if manifest is not None and manifest.job_version != version:
+            problems.append(
+                FieldProblem("manifest.job.jobVersion", f"must be {version!r}, the job type's version")
+            )
+        if problems or manifest is None:
+            raise InvalidRequest(problems)
+        _edit(session, row, spec, manifest, now)
+        if patch.manifest is not None:
+            _save_errors(session, manifest, now)
+
+
+def list_revisions(
+    db: Database, name: str, version: str, *, offset: int, limit: int
+) -> tuple[JobTypeRow, int, list[JobTypeRevisionRow]]:
+    """The job type and one page of its revisions, newest first; NotFound when it does not exist."""
+    with db.read() as session:
+        job_type = _job_type(session, name, version)
+        query = select(JobTypeRevisionRow).where(JobTypeRevisionRow.job_type_id == job_type.id)
+        count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(JobTypeRevisionRow.revision_num.desc(), JobTypeRevisionRow.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return job_type, count, list(rows)
+
+
+def get_revision(
+    db: Database, name: str, version: str, revision_num: int
+) -> tuple[JobTypeRow, JobTypeRevisionRow]:
+    """One revision of a job type; NotFound when the job type or the revision does not exist."""
+    with db.read() as session:
+        job_type = _job_type(session, name, version)
+        revision = session.scalars(
+            select(JobTypeRevisionRow).where(
+                JobTypeRevisionRow.job_type_id == job_type.id, JobTypeRevisionRow.revision_num == revision_num
+            )
+        ).one_or_none()
+        if revision is None:
+            raise NotFound(f"job type {name!r} version {version!r} has no revision {revision_num}")
+        return job_type, revision
+
+
+def _job_type(session: Session, name: str, version: str) -> JobTypeRow:
+    row = session.scalars(
+        select(JobTypeRow).where(JobTypeRow.name == name, JobTypeRow.version == version)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"job type {name!r} version {version!r} does not exist")
+    return row

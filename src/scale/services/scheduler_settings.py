@@ -1,4 +1,5 @@
-"""Runtime scheduler settings (DESIGN §11): read and change the scheduler row's four settings.
+"""Runtime scheduler settings (DESIGN §11): read and change the scheduler row's four settings;
+and Scale HEAD's queued-resources summary.
 
 The scheduler re-reads them on its sync loop (every 10 s), so a change takes effect within that.
 Validation of values lives here so the API and the CLI apply the same rules; wire types (a JSON
@@ -7,13 +8,17 @@ boolean, an integer) are checked by the caller's schema before this is reached.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
 
 from scale.domain.states import QueueMode
 from scale.exceptions import FieldProblem, InvalidRequest, NotFound
 from scale.store.db import Database
-from scale.store.tables import SchedulerRow
+from scale.store.tables import JobRow, SchedulerRow
 
 LOGGING_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_MESSAGE_HANDLERS = 100
@@ -106,3 +111,52 @@ def update_scheduler_settings(
             row.queue_mode = valid.queue_mode
         row.last_modified = now
         return _view(row)
+
+
+RESOURCE_NAMES: tuple[str, ...] = ("cpus", "mem", "disk", "gpus")
+QUEUED_RESOURCE_STATUSES: tuple[str, ...] = ("PENDING", "QUEUED", "RUNNING")
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedResourcesView:
+    """Scale HEAD's ``queued-resources``: the cluster's total resources, and per job status the
+    number of jobs and the sum of their resource needs."""
+
+    cluster_resources: dict[str, float]
+    queue_lengths: dict[str, int]
+    total_resources: dict[str, dict[str, float]]
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _cluster_resources(status: Mapping[str, Any] | None) -> dict[str, float]:
+    """``resources.<name>.total`` from the latest status document; zeros when there is none."""
+    resources = status.get("resources") if isinstance(status, Mapping) else None
+    totals: dict[str, float] = {}
+    for name in RESOURCE_NAMES:
+        entry = resources.get(name) if isinstance(resources, Mapping) else None
+        totals[name] = _number(entry.get("total")) if isinstance(entry, Mapping) else 0.0
+    return totals
+
+
+def get_queued_resources(db: Database) -> QueuedResourcesView:
+    lengths = dict.fromkeys(QUEUED_RESOURCE_STATUSES, 0)
+    sums = {status: dict.fromkeys(RESOURCE_NAMES, 0.0) for status in QUEUED_RESOURCE_STATUSES}
+    with db.read() as session:
+        row = session.get(SchedulerRow, 1)
+        cluster = _cluster_resources(row.status if row is not None else None)
+        jobs = session.execute(
+            select(JobRow.status, JobRow.resources).where(JobRow.status.in_(QUEUED_RESOURCE_STATUSES))
+        )
+        for status, resources in jobs:
+            lengths[status] += 1
+            if isinstance(resources, Mapping):
+                for name in RESOURCE_NAMES:
+                    sums[status][name] += _number(resources.get(name))
+    return QueuedResourcesView(
+        cluster_resources=cluster,
+        queue_lengths=lengths,
+        total_resources={status: {k: round(v, 2) for k, v in res.items()} for status, res in sums.items()},
+    )

@@ -1,11 +1,11 @@
-"""``/v6/scheduler/``: the runtime scheduler settings."""
+"""``/v6/scheduler/``: the runtime scheduler settings, and the queued resources (Scale HEAD)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from scale.api.deps import ClockDep, DbDep
-from scale.api.schemas.scheduler import SchedulerOut, SchedulerPatch
+from scale.api.schemas.scheduler import QueuedResourcesOut, SchedulerOut, SchedulerPatch
 from scale.services import scheduler_settings
 
 router = APIRouter(prefix="/scheduler", tags=["scheduler"])
@@ -25,3 +25,10 @@ def update_scheduler(body: SchedulerPatch, db: DbDep, clock: ClockDep) -> Schedu
     """
     view = scheduler_settings.update_scheduler_settings(db, body.to_changes(), now=clock.now())
     return SchedulerOut.from_view(view)
+
+
+@router.get("/queued-resources/")
+def read_queued_resources(db: DbDep) -> QueuedResourcesOut:
+    """The cluster's total resources (from the latest status), and per job status (PENDING,
+    QUEUED, RUNNING) the number of jobs and the sum of their resources."""
+    return QueuedResourcesOut.from_view(scheduler_settings.get_queued_resources(db))

@@ -8,8 +8,8 @@ from pydantic import BaseModel, StrictBool, StrictInt, StrictStr
 
 from scale.api.schemas.common import UtcDateTime, WriteModel
 from scale.exceptions import FieldProblem
-from scale.services.job_types import JobTypeSpec, Validation
-from scale.store.tables import JobTypeRow
+from scale.services.job_types import JobTypePatch, JobTypeSpec, Validation
+from scale.store.tables import JobTypeRevisionRow, JobTypeRow
 
 
 class JobConfigurationIn(WriteModel):
@@ -54,6 +54,43 @@ class JobTypeIn(WriteModel):
             is_paused=self.is_paused,
             max_scheduled=self.max_scheduled,
             max_tries=self.max_tries,
+            given=frozenset(self.model_fields_set),
+        )
+
+
+class JobTypePatchIn(WriteModel):
+    """PATCH ``/v6/job-types/{name}/{version}/``: any subset of the editable fields.
+
+    A ``manifest`` must keep the job type's name and version. ``auto_update`` is accepted and ignored.
+    """
+
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"icon_code", "max_scheduled"})
+
+    icon_code: StrictStr | None = None
+    is_published: StrictBool | None = None
+    is_active: StrictBool | None = None
+    is_paused: StrictBool | None = None
+    max_scheduled: StrictInt | None = None
+    max_tries: StrictInt | None = None
+    configuration: JobConfigurationIn | None = None
+    manifest: dict[str, Any] | None = None
+    docker_image: StrictStr | None = None
+    auto_update: StrictBool | None = None
+
+    def to_patch(self) -> JobTypePatch:
+        configuration = (
+            self.configuration.model_dump(exclude_unset=True) if self.configuration is not None else None
+        )
+        return JobTypePatch(
+            icon_code=self.icon_code,
+            is_published=self.is_published,
+            is_active=self.is_active,
+            is_paused=self.is_paused,
+            max_scheduled=self.max_scheduled,
+            max_tries=self.max_tries,
+            configuration=configuration,
+            manifest=self.manifest,
+            docker_image=self.docker_image,
             given=frozenset(self.model_fields_set),
         )
 
@@ -154,3 +191,39 @@ class ValidationOut(BaseModel):
     @classmethod
     def ok(cls) -> ValidationOut:
         return cls(is_valid=True, errors=[], warnings=[])
+
+
+class JobTypeRef(BaseModel):
+    id: int
+    name: str
+    version: str
+
+
+class RevisionOut(BaseModel):
+    id: int
+    job_type: JobTypeRef
+    revision_num: int
+    docker_image: str
+    created: UtcDateTime
+
+    @staticmethod
+    def _fields(job_type: JobTypeRow, row: JobTypeRevisionRow) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "job_type": JobTypeRef(id=job_type.id, name=job_type.name, version=job_type.version),
+            "revision_num": row.revision_num,
+            "docker_image": row.docker_image,
+            "created": row.created,
+        }
+
+    @classmethod
+    def from_row(cls, job_type: JobTypeRow, row: JobTypeRevisionRow) -> RevisionOut:
+        return cls(**cls._fields(job_type, row))
+
+
+class RevisionDetailOut(RevisionOut):
+    manifest: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, job_type: JobTypeRow, row: JobTypeRevisionRow) -> RevisionDetailOut:
+        return cls(**cls._fields(job_type, row), manifest=row.manifest)

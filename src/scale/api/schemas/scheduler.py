@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, StrictBool, StrictInt, StrictStr
 
 from scale.api.schemas.common import WriteModel
-from scale.services.scheduler_settings import SchedulerChanges, SchedulerSettingsView
+from scale.services.scheduler_settings import QueuedResourcesView, SchedulerChanges, SchedulerSettingsView
 
 
 class SchedulerOut(BaseModel):
@@ -38,4 +38,41 @@ class SchedulerPatch(WriteModel):
             num_message_handlers=self.num_message_handlers,
             system_logging_level=self.system_logging_level,
             queue_mode=self.queue_mode,
+        )
+
+
+class ResourcesOut(BaseModel):
+    cpus: float
+    mem: float
+    disk: float
+    gpus: float
+
+
+class QueueLengthsOut(BaseModel):
+    PENDING: int
+    QUEUED: int
+    RUNNING: int
+
+
+class StatusResourcesOut(BaseModel):
+    PENDING: ResourcesOut
+    QUEUED: ResourcesOut
+    RUNNING: ResourcesOut
+
+
+class QueuedResourcesOut(BaseModel):
+    """Scale HEAD's ``GET /v6/scheduler/queued-resources/``."""
+
+    cluster_resources: ResourcesOut
+    queue_lengths: QueueLengthsOut
+    total_resources: StatusResourcesOut
+
+    @classmethod
+    def from_view(cls, view: QueuedResourcesView) -> QueuedResourcesOut:
+        return cls(
+            cluster_resources=ResourcesOut(**view.cluster_resources),
+            queue_lengths=QueueLengthsOut(**view.queue_lengths),
+            total_resources=StatusResourcesOut(
+                **{status: ResourcesOut(**res) for status, res in view.total_resources.items()}
+            ),
         )
