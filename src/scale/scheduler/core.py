@@ -53,7 +53,7 @@ from scale.scheduler.ports import (
     SchedulerStore,
 )
 from scale.scheduler.status import NodeView, StatusInputs, build_status, format_time
-from scale.scheduler.warnings import SchedulerWarnings, warning_json
+from scale.scheduler.warnings import SchedulerWarnings
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,6 @@ class Scheduler:
         self.unplaced_written: dict[int, dict[str, int]] = {}
         self.recon_asked: dict[str, datetime] = {}
         self.last_full_recon: datetime | None = None
-        self.last_status: dict[str, Any] | None = None
         self.passes = 0
         self.warnings = SchedulerWarnings()
         self.node_tasks: dict[int, NodeTasks] = {}
@@ -292,10 +291,9 @@ class Scheduler:
         if update.state in _TERMINAL or update.state == TaskState.LOST:
             self.task_owner.pop(update.task_id, None)
         outcome = exe.apply(update)
-        if outcome in (Outcome.COMPLETED, Outcome.FAILED):
-            self.rates.add("jobs_finished_per_sec")
-            self._execution_ended(exe, now)
-        elif outcome == Outcome.CANCELED:
+        if outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.CANCELED):
+            if outcome != Outcome.CANCELED:
+                self.rates.add("jobs_finished_per_sec")
             self._execution_ended(exe, now)
 
     # ------------------------------------------------------------------ executions
@@ -803,7 +801,7 @@ class Scheduler:
                 nodes=self._node_views(),
                 job_types=[info.status_json() for _, info in sorted(self.job_types.items())],
                 finished=self.finished,
-                warnings=[warning_json(w, format_time) for w in self.warnings.active(now)],
+                warnings=[w.to_json(format_time) for w in self.warnings.active(now)],
                 message_backlog=backlog + self.outbox_size,
                 dead_messages=dead,
             )
@@ -816,7 +814,6 @@ class Scheduler:
         backlog, dead = self.store.message_counts()
         status = self.build_status(now, backlog=backlog, dead=dead)
         self.store.save_status(status, now)
-        self.last_status = status
 
     # ------------------------------------------------------------------ loops
 

@@ -16,6 +16,7 @@ from typing import Any
 from scale.domain.resources import Resources
 from scale.domain.states import TaskKind, TaskState
 from scale.domain.tasks import TaskUpdate
+from scale.scheduler.conditions import Condition, raise_condition
 
 NODE_TASK_RESOURCES = Resources(cpus=0.1, mem=32.0)
 HEALTH_PERIOD = timedelta(minutes=5)
@@ -38,24 +39,6 @@ ERRORS: dict[str, tuple[str, str]] = {
     "HEALTH_TIMEOUT": ("Health Check Timeout", "The last node health check timed out."),
 }
 HEALTH_ERRORS = frozenset(ERRORS)
-
-
-@dataclass
-class Condition:
-    name: str
-    title: str
-    description: str
-    started: datetime
-    last_updated: datetime
-
-    def to_json(self, fmt: Any) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "description": self.description,
-            "started": fmt(self.started),
-            "last_updated": fmt(self.last_updated),
-        }
 
 
 @dataclass(frozen=True)
@@ -89,18 +72,9 @@ class NodeTasks:
 
     # -- conditions ---------------------------------------------------------------------------
 
-    def _set(
-        self, table: dict[str, Condition], name: str, title: str, description: str, now: datetime
-    ) -> None:
-        current = table.get(name)
-        if current is None:
-            table[name] = Condition(name, title, description, now, now)
-        else:
-            current.description, current.last_updated = description, now
-
     def _set_error(self, name: str, now: datetime) -> None:
         title, description = ERRORS[name]
-        self._set(self.errors, name, title, description, now)
+        raise_condition(self.errors, name, title, description, now)
 
     def has_errors(self) -> bool:
         return bool(self.errors)
@@ -163,7 +137,7 @@ class NodeTasks:
     def _update_slow_cleanup(self, now: datetime) -> None:
         count = len(self.pending_cleanup)
         if count >= SLOW_CLEANUP_THRESHOLD:
-            self._set(
+            raise_condition(
                 self.warnings,
                 "SLOW_CLEANUP",
                 "Slow Cleanup",
@@ -217,7 +191,7 @@ class NodeTasks:
             self._update_slow_cleanup(now)
             return
         what = "the node's initial cleanup" if not plan.batch else f"{len(plan.batch)} job execution(s)"
-        self._set(
+        raise_condition(
             self.warnings,
             "CLEANUP_FAILURE",
             "Cleanup Failure",

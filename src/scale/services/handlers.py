@@ -18,7 +18,8 @@ from scale.domain.states import ErrorCategory, ExecutionStatus, JobStatus
 from scale.messaging import messages as mt
 from scale.messaging.messages import Message
 from scale.messaging.worker import Handler
-from scale.store.tables import ErrorRow, JobExecutionEndRow, JobExecutionRow, JobRow, QueueRow
+from scale.services.queueing import requeue
+from scale.store.tables import ErrorRow, JobExecutionEndRow, JobExecutionRow, JobRow
 
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -75,26 +76,8 @@ def fail_job(session: Session, job: JobRow, error: ErrorRow | None, ended: datet
     Returns True when the job went back to the queue.
     """
     if error is not None and error.should_be_retried and job.num_exes < job.max_tries:
-        job.num_exes += 1
-        job.status = JobStatus.QUEUED.value
-        job.queued = now
         job.error_id = error.id
-        job.last_status_change = now
-        job.last_modified = now
-        queue = session.get(QueueRow, job.id)
-        if queue is None:
-            session.add(
-                QueueRow(
-                    job_id=job.id,
-                    job_type_id=job.job_type_id,
-                    exe_num=job.num_exes,
-                    priority=job.priority,
-                    queued=now,
-                    resources=job.resources,
-                )
-            )
-        else:
-            queue.exe_num, queue.queued, queue.unplaced_reasons = job.num_exes, now, None
+        requeue(session, job, now)
         return True
     job.status = JobStatus.FAILED.value
     job.error_id = error.id if error is not None else None

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Select, delete, select
 
 from scale.domain.states import JobStatus
+from scale.services.queueing import requeue
 from scale.store.db import Database
 from scale.store.tables import JobRow, JobTypeRow, QueueRow
 
@@ -65,26 +66,10 @@ def requeue_jobs(db: Database, selection: JobSelection, *, now: datetime, priori
             ).all()
         )
         for job in jobs:
-            job.num_exes += 1
-            job.max_tries = job.num_exes + tries.get(job.job_type_id, 3) - 1
             if priority is not None:
                 job.priority = priority
-            job.status = JobStatus.QUEUED.value
             job.error_id = None
             job.ended = None
-            job.queued = now
-            job.last_status_change = now
-            job.last_modified = now
-            session.merge(
-                QueueRow(
-                    job_id=job.id,
-                    job_type_id=job.job_type_id,
-                    exe_num=job.num_exes,
-                    priority=job.priority,
-                    queued=now,
-                    resources=job.resources,
-                    is_canceled=False,
-                    unplaced_reasons=None,
-                )
-            )
+            requeue(session, job, now)
+            job.max_tries = job.num_exes + tries.get(job.job_type_id, 3) - 1
         return len(jobs)

@@ -19,6 +19,7 @@ from scale.domain import seed
 from scale.domain.states import ErrorCategory, ExecutionStatus, JobStatus
 from scale.exceptions import FieldProblem, InvalidRequest, NotFound
 from scale.services.job_types import DEFAULT_PRIORITY, MAX_INT32
+from scale.services.queueing import enqueue
 from scale.store.db import Database
 from scale.store.tables import (
     ErrorRow,
@@ -166,16 +167,7 @@ def create_job(db: Database, *, job_type_id: int, data: Mapping[str, Any], now: 
         )
         session.add(job)
         session.flush()
-        session.add(
-            QueueRow(
-                job_id=job.id,
-                job_type_id=job_type.id,
-                exe_num=1,
-                priority=priority,
-                queued=now,
-                resources=resources,
-            )
-        )
+        enqueue(session, job, now)
         session.flush()
         return _detail(session, job.id)
 
