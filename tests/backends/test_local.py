@@ -447,7 +447,8 @@ def test_reconcile_answers_running_final_or_lost(rec: Recorder) -> None:
 
 
 def test_gpu_tasks_get_whole_devices_and_others_see_none(rec: Recorder, tmp_path: Path) -> None:
-    show = 'printf "%s" "$CUDA_VISIBLE_DEVICES" > {}'
+    # Written to a temporary name and renamed, so the file appears with its whole content.
+    show = 'printf "%s" "$CUDA_VISIBLE_DEVICES" > {0}.tmp && mv {0}.tmp {0}'
     rec.launch(
         [
             spec("g1", AGENT, show.format(tmp_path / "g1") + "; exec sleep 60", gpus=1),
@@ -504,3 +505,118 @@ def test_close_stops_every_task_and_leaves_no_child(make_local: MakeLocal, tmp_p
     assert [pid for pid in children_of(os.getpid()) if pid not in before] == []
     rec.backend.close()  # idempotent
     assert rec.backend.poll() == []
+
+
+# -- restart: tasks run under a supervisor and are adopted by the next backend -------------------
+
+
+@pytest.fixture
+def abandon() -> Iterator[Callable[[LocalBackend], None]]:
+    """Play a scheduler that died: the backend is dropped without ``close``, its tasks keep running.
+
+    In a real crash the supervisors are re-parented; here they stay children of the test
+    runner, so they are reaped at the end (each has exited by then, its task killed or ended).
+    """
+    dropped: list[LocalBackend] = []
+
+    def drop(backend: LocalBackend) -> None:
+        backend._closed = True
+        dropped.append(backend)
+
+    yield drop
+    for backend in dropped:
+        supervisors = backend._exiting + [t.supervisor for t in backend._tasks.values() if t.supervisor]
+        for supervisor in supervisors:
+            supervisor.wait(timeout=10)
+
+
+def test_a_new_backend_adopts_running_tasks_and_learns_how_others_ended(
+    make_local: MakeLocal, tmp_path: Path, abandon: Callable[[LocalBackend], None]
+) -> None:
+    first = Recorder(make_local())
+    first.poll()
+    work = tmp_path / "w"
+    first.launch(
+        [
+            spec("long", AGENT, "echo $$ > long.pid; exec sleep 60", workdir=str(work)),
+            spec("quick", AGENT, "exit 3", workdir=str(work)),
+            spec("fine", AGENT, "true", workdir=str(work)),
+        ]
+    )
+    first.wait_for("quick", TaskState.FAILED)
+    first.wait_for("fine", TaskState.FINISHED)
+    long_pid = read_int(work / "long.pid")
+    abandon(first.backend)
+
+    second = Recorder(make_local())
+    updates = {u.task_id: u for u in second.backend.recover()}
+    # The two that ended were already reported to the first backend; only the running one is left.
+    assert set(updates) == {"long"}
+    assert updates["long"].state == TaskState.RUNNING
+    assert not pid_dead(long_pid)
+
+    second.poll()
+    # The adopted task's resources are not offered again.
+    assert second.held_sum(AGENT).cpus == pytest.approx(OFFERABLE.cpus - 1.0)
+    second.backend.kill("long")
+    killed = second.wait_for("long", TaskState.KILLED)
+    assert killed.exit_code == 128 + signal.SIGTERM
+    wait_until(lambda: pid_dead(long_pid), what="the adopted task to die")
+
+
+def test_a_task_that_ended_while_no_backend_watched_reports_its_exit_code(
+    make_local: MakeLocal, tmp_path: Path, abandon: Callable[[LocalBackend], None]
+) -> None:
+    first = Recorder(make_local())
+    first.poll()
+    gate = tmp_path / "gate"
+    first.launch(
+        [spec("t", AGENT, f"while [ ! -e {gate} ]; do sleep 0.02; done; exit 7", workdir=str(tmp_path))]
+    )
+    first.wait_for("t", TaskState.RUNNING)
+    abandon(first.backend)
+    gate.touch()
+    state_dir = tmp_path / "data" / "supervise" / "t"
+    wait_until(lambda: (state_dir / "exit").exists(), what="the supervisor to record the exit")
+
+    second = make_local()
+    (update,) = second.recover()
+    assert (update.task_id, update.state, update.exit_code) == ("t", TaskState.FAILED, 7)
+    assert not state_dir.exists()
+    assert second.recover() == []
+
+
+def test_a_task_whose_supervisor_died_silently_is_lost_and_its_group_killed(
+    make_local: MakeLocal, tmp_path: Path, abandon: Callable[[LocalBackend], None]
+) -> None:
+    first = Recorder(make_local())
+    first.poll()
+    first.launch([spec("t", AGENT, "echo $$ > t.pid; exec sleep 60", workdir=str(tmp_path))])
+    first.wait_for("t", TaskState.RUNNING)
+    task_pid = read_int(tmp_path / "t.pid")
+    abandon(first.backend)
+    state_dir = tmp_path / "data" / "supervise" / "t"
+    spid = read_int(state_dir / "spid")
+    os.kill(spid, signal.SIGKILL)
+    wait_until(lambda: pid_dead(spid), what="the supervisor to die")
+
+    (update,) = make_local().recover()
+    assert update.state == TaskState.FAILED
+    assert update.exit_code == 128 + signal.SIGKILL
+    wait_until(lambda: pid_dead(task_pid), what="the orphaned task to be killed")
+
+
+def test_a_task_on_a_node_that_no_longer_exists_is_lost(
+    make_local: MakeLocal, tmp_path: Path, abandon: Callable[[LocalBackend], None]
+) -> None:
+    first = Recorder(make_local(num_nodes=2))
+    first.poll()
+    second_agent = "local-testhost-2"
+    first.launch([spec("t", second_agent, "echo $$ > t.pid; exec sleep 60", workdir=str(tmp_path))])
+    first.wait_for("t", TaskState.RUNNING)
+    task_pid = read_int(tmp_path / "t.pid")
+    abandon(first.backend)
+
+    (update,) = make_local(num_nodes=1).recover()
+    assert update.state == TaskState.LOST
+    wait_until(lambda: pid_dead(task_pid), what="the task of the vanished node to be killed")

@@ -9,18 +9,27 @@ group and everything it spawns can be signalled at once with ``os.killpg``. When
 shell ends, anything left in its group is SIGKILLed: a task's processes must not outlive the
 resources the scheduler thinks it holds. All waiting is non-blocking and happens in ``poll``
 (kill escalation included), except in ``close``, which must leave no child behind.
+
+Each task runs under a small supervisor (``supervise.py``) that outlives this process: it
+writes the task's pid and, when the task ends, its exit status into the task's state directory
+(``<data_dir>/supervise/<task>/``). So a scheduler killed with work in flight loses nothing: the
+next backend on the same data directory finds those directories in ``recover`` and adopts the
+tasks still running, and reports how the others ended.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -130,15 +139,74 @@ class _Node:
     task_ids: set[str] = field(default_factory=set)
 
 
+_SUPERVISOR = str(Path(__file__).with_name("supervise.py"))
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    """True when ``pid`` runs and is not a zombie (an orphan nobody reaped still has a pid)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
 @dataclass(eq=False)
 class _LocalTask:
+    """A task under its supervisor. ``supervisor`` is None for a task adopted in ``recover``."""
+
     spec: TaskSpec
     node: _Node
     needs: Resources
     gpus: tuple[int, ...]
-    process: subprocess.Popen[bytes]
+    state_dir: Path
+    supervisor: subprocess.Popen[bytes] | None
+    supervisor_pid: int | None = None
+    pgid: int | None = None
     kill_sent_at: float | None = None
+    sigterm_sent: bool = False
     sigkill_sent: bool = False
+
+    def group(self) -> int | None:
+        """The task's process group id, once the supervisor has written it."""
+        if self.pgid is None:
+            self.pgid = _read_int(self.state_dir / "pid")
+        return self.pgid
+
+    def returncode(self) -> int | None:
+        """The task's return code once it has ended; ``-SIGKILL`` when its supervisor died."""
+        code = _read_int(self.state_dir / "exit")
+        if code is not None:
+            return code
+        if self._supervisor_gone():
+            code = _read_int(self.state_dir / "exit")  # it may have written it just before exiting
+            if code is not None:
+                return code
+            pgid = self.group()
+            if pgid is not None:
+                _signal_group(pgid, signal.SIGKILL)
+            return -int(signal.SIGKILL)
+        return None
+
+    def _supervisor_gone(self) -> bool:
+        if self.supervisor is not None:
+            return self.supervisor.poll() is not None
+        if self.supervisor_pid is None:
+            self.supervisor_pid = _read_int(self.state_dir / "spid")
+        return self.supervisor_pid is None or not _pid_alive(self.supervisor_pid)
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
@@ -149,21 +217,6 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
         pass
     except PermissionError:
         logger.warning("not allowed to send %s to process group %s", signum.name, pgid)
-
-
-def _leader_exited(process: subprocess.Popen[bytes]) -> bool:
-    """True when the task's shell has exited, *without* reaping it.
-
-    While the leader is an unreaped zombie its pid cannot be reused, so its process group id
-    still names our task's group and the stragglers can be signalled safely before reaping.
-    """
-    if process.returncode is not None:
-        return True
-    try:
-        result = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return result is not None
 
 
 class LocalBackend:
@@ -212,6 +265,8 @@ class LocalBackend:
         self._offers = OfferBook()
         self._finals = FinalUpdates()
         self._to_reconcile: list[str] = []
+        #: supervisors of ended tasks, polled until they have exited (so none is left a zombie)
+        self._exiting: list[subprocess.Popen[bytes]] = []
         # Agents are announced first on the first poll; later events follow in the order they happened.
         self._pending: list[BackendEvent] = [AgentUp(node.agent) for node in self._nodes.values()]
 
@@ -280,9 +335,9 @@ class LocalBackend:
                 self._pending.append(TaskStatus(self._final_or_lost(task_id)))
                 return
             # A task that already exited on its own keeps its true end (reported on the next poll).
-            if task.kill_sent_at is None and not _leader_exited(task.process):
+            if task.kill_sent_at is None and task.returncode() is None:
                 task.kill_sent_at = self._clock.monotonic()
-                _signal_group(task.process.pid, signal.SIGTERM)
+                self._send_term(task)
 
     def reconcile(self, task_ids: Sequence[str]) -> None:
         """Queue one update per id with the task's true state for the next poll."""
@@ -293,8 +348,28 @@ class LocalBackend:
         with self._lock:
             return {agent_id: node.agent.total for agent_id, node in self._nodes.items()}
 
+    def recover(self) -> list[TaskUpdate]:
+        """Adopt the tasks an earlier backend on this data directory left running.
+
+        One update per task directory found: RUNNING for a task whose supervisor still runs
+        (from now on it is tracked as if launched here: its end is reported by ``poll``, ``kill``
+        works, its resources are not offered), FINISHED/FAILED with the exit code for one that
+        ended while nobody watched, LOST for one whose supervisor died without a word or whose
+        node no longer exists here (its process group is killed).
+        """
+        updates: list[TaskUpdate] = []
+        with self._lock:
+            root = self._data_dir / "supervise"
+            if self._closed or not root.is_dir():
+                return updates
+            for state_dir in sorted(root.iterdir()):
+                update = self._recover_one(state_dir)
+                if update is not None:
+                    updates.append(update)
+        return updates
+
     def close(self) -> None:
-        """Stop every task (SIGTERM, a short grace, SIGKILL) and reap them all. Idempotent."""
+        """Stop every task (SIGTERM, a short grace, SIGKILL) and wait for them all. Idempotent."""
         with self._lock:
             if self._closed:
                 return
@@ -307,23 +382,30 @@ class LocalBackend:
             for node in self._nodes.values():
                 node.task_ids.clear()
                 node.free_gpus = list(node.gpus)
-            for task in tasks:
-                if task.process.returncode is None:
-                    _signal_group(task.process.pid, signal.SIGTERM)
             # Real time, not the injected clock: a fake clock would never let the grace end.
             deadline = time.monotonic() + CLOSE_GRACE_S
-            while time.monotonic() < deadline and not all(_leader_exited(t.process) for t in tasks):
+            while time.monotonic() < deadline:
+                for task in tasks:
+                    if not task.sigterm_sent:
+                        self._send_term(task)
+                if all(t.returncode() is not None for t in tasks):
+                    break
                 time.sleep(0.02)
             for task in tasks:
-                if task.process.returncode is None:
-                    _signal_group(task.process.pid, signal.SIGKILL)
-            for task in tasks:
+                pgid = task.group()
+                if task.returncode() is None and pgid is not None:
+                    _signal_group(pgid, signal.SIGKILL)
+            supervisors = self._exiting + [t.supervisor for t in tasks if t.supervisor is not None]
+            self._exiting = []
+            for supervisor in supervisors:
                 try:
-                    task.process.wait(timeout=5.0)
+                    supervisor.wait(timeout=5.0)
                 except subprocess.TimeoutExpired:
-                    logger.error(
-                        "task %s (pid %s) did not die after SIGKILL", task.spec.task_id, task.process.pid
-                    )
+                    logger.error("task supervisor %s did not exit; killing it", supervisor.pid)
+                    supervisor.kill()
+                    supervisor.wait()
+            for task in tasks:
+                shutil.rmtree(task.state_dir, ignore_errors=True)
 
     # -- extras ----------------------------------------------------------------------------------
 
@@ -376,21 +458,37 @@ class LocalBackend:
             self._fail(spec, f"not enough free GPUs on {node.agent.hostname}: need {count}")
             return
         gpus = tuple(node.free_gpus[:count])
+        state_dir = self._state_dir(spec.task_id)
         try:
-            process = self._spawn(spec, node, gpus)
+            supervisor = self._spawn(spec, node, gpus, state_dir)
         except (OSError, ValueError) as exc:
+            shutil.rmtree(state_dir, ignore_errors=True)
             self._fail(spec, f"could not start the task: {exc}")
             return
         del node.free_gpus[:count]
         node.task_ids.add(spec.task_id)
-        self._tasks[spec.task_id] = _LocalTask(spec=spec, node=node, needs=needs, gpus=gpus, process=process)
+        self._tasks[spec.task_id] = _LocalTask(
+            spec=spec,
+            node=node,
+            needs=needs,
+            gpus=gpus,
+            state_dir=state_dir,
+            supervisor=supervisor,
+            supervisor_pid=supervisor.pid,
+        )
         self._finals.forget(spec.task_id)
-        message = f"pid {process.pid}" + (f", GPUs {','.join(map(str, gpus))}" if gpus else "")
+        message = f"supervisor pid {supervisor.pid}" + (f", GPUs {','.join(map(str, gpus))}" if gpus else "")
         update = self._update(spec, node.agent.agent_id, TaskState.RUNNING, None, message)
         self._pending.append(TaskStatus(update))
 
-    def _spawn(self, spec: TaskSpec, node: _Node, gpus: tuple[int, ...]) -> subprocess.Popen[bytes]:
-        """Create the directories the task needs and start its shell in a new session."""
+    def _state_dir(self, task_id: str) -> Path:
+        safe_name = _UNSAFE_PATH_CHARS.sub("_", task_id).lstrip(".") or "_"
+        return self._data_dir / "supervise" / safe_name
+
+    def _spawn(
+        self, spec: TaskSpec, node: _Node, gpus: tuple[int, ...], state_dir: Path
+    ) -> subprocess.Popen[bytes]:
+        """Create the directories the task needs and start its supervisor in a new session."""
         safe_name = _UNSAFE_PATH_CHARS.sub("_", spec.task_id).lstrip(".") or "_"
         task_dir = self._data_dir / "tasks" / safe_name
         workdir = Path(spec.workdir) if spec.workdir else task_dir
@@ -399,6 +497,17 @@ class LocalBackend:
         workdir.mkdir(parents=True, exist_ok=True)
         stdout_path.parent.mkdir(parents=True, exist_ok=True)
         stderr_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
+        state_dir.mkdir(parents=True)
+        record = {
+            "task_id": spec.task_id,
+            "agent_id": node.agent.agent_id,
+            "resources": spec.resources.to_dict(),
+            "gpus": list(gpus),
+            "command": spec.command,
+            "image": spec.image,
+        }
+        (state_dir / "task.json").write_text(json.dumps(record))
         env = {**os.environ, **spec.env}
         if node.gpus:
             # Set even when empty, so a task without GPUs cannot use another task's devices.
@@ -407,7 +516,7 @@ class LocalBackend:
             stdout = stack.enter_context(stdout_path.open("ab"))
             stderr = stdout if stderr_path == stdout_path else stack.enter_context(stderr_path.open("ab"))
             return subprocess.Popen(
-                [_SHELL, "-c", spec.command],
+                [sys.executable, "-I", _SUPERVISOR, str(state_dir), _SHELL, "-c", spec.command],
                 cwd=workdir,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
@@ -416,38 +525,110 @@ class LocalBackend:
                 start_new_session=True,
             )
 
+    def _send_term(self, task: _LocalTask) -> None:
+        """SIGTERM the task's group once its pid is known (a kill may come before that)."""
+        pgid = task.group()
+        if pgid is not None and not task.sigterm_sent:
+            _signal_group(pgid, signal.SIGTERM)
+            task.sigterm_sent = True
+
     def _reap(self) -> None:
         """Escalate overdue kills and turn every ended task into its final update."""
+        self._exiting = [s for s in self._exiting if s.poll() is None]
         now = self._clock.monotonic()
         for task in list(self._tasks.values()):
-            if not _leader_exited(task.process):
-                if (
-                    task.kill_sent_at is not None
-                    and not task.sigkill_sent
-                    and now - task.kill_sent_at >= self._kill_grace_s
-                ):
-                    _signal_group(task.process.pid, signal.SIGKILL)
-                    task.sigkill_sent = True
+            returncode = task.returncode()
+            if returncode is not None:
+                self._end(task, returncode)
                 continue
-            if task.process.returncode is None:
-                _signal_group(task.process.pid, signal.SIGKILL)  # stragglers left in the task's group
-            self._end(task, task.process.wait())
+            if task.kill_sent_at is None:
+                continue
+            if not task.sigterm_sent:
+                self._send_term(task)
+            elif not task.sigkill_sent and now - task.kill_sent_at >= self._kill_grace_s:
+                pgid = task.group()
+                if pgid is not None:
+                    _signal_group(pgid, signal.SIGKILL)
+                    task.sigkill_sent = True
 
     def _end(self, task: _LocalTask, returncode: int) -> None:
         node = task.node
         node.task_ids.discard(task.spec.task_id)
         node.free_gpus = sorted(node.free_gpus + list(task.gpus))
         del self._tasks[task.spec.task_id]
+        if task.supervisor is not None and task.supervisor.poll() is None:
+            self._exiting.append(task.supervisor)  # it exits right after writing the status
+        update = self._ended_update(task.spec.task_id, node.agent.agent_id, returncode, task.kill_sent_at)
+        shutil.rmtree(task.state_dir, ignore_errors=True)
+        self._pending.append(TaskStatus(update))
+        self._finals.remember(update)
+
+    def _ended_update(
+        self, task_id: str, agent_id: str, returncode: int, kill_sent_at: float | None
+    ) -> TaskUpdate:
         exit_code, how = describe_exit(returncode)
-        if task.kill_sent_at is not None:
+        if kill_sent_at is not None:
             state, message = TaskState.KILLED, f"killed on request ({how})"
         elif returncode == 0:
             state, message = TaskState.FINISHED, how
         else:
             state, message = TaskState.FAILED, how
-        update = self._update(task.spec, node.agent.agent_id, state, exit_code, message)
-        self._pending.append(TaskStatus(update))
-        self._finals.remember(update)
+        return self._update(task_id, agent_id, state, exit_code, message)
+
+    def _recover_one(self, state_dir: Path) -> TaskUpdate | None:
+        """Adopt or settle one task directory left by an earlier backend (see ``recover``)."""
+        try:
+            record = json.loads((state_dir / "task.json").read_text())
+            task_id = str(record["task_id"])
+            agent_id = str(record["agent_id"])
+            resources = Resources.from_mapping(record["resources"])
+            gpus = tuple(int(g) for g in record.get("gpus", []))
+        except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("ignoring unreadable task directory %s: %s", state_dir, exc)
+            shutil.rmtree(state_dir, ignore_errors=True)
+            return None
+        if task_id in self._tasks:
+            return None
+        spec = TaskSpec(
+            task_id=task_id, agent_id=agent_id, resources=resources, command=record.get("command", "")
+        )
+        node = self._nodes.get(agent_id)
+        task = _LocalTask(
+            spec=spec,
+            node=node or next(iter(self._nodes.values())),
+            needs=task_needs(spec),
+            gpus=gpus,
+            state_dir=state_dir,
+            supervisor=None,
+        )
+        returncode = task.returncode()
+        if returncode is not None:
+            shutil.rmtree(state_dir, ignore_errors=True)
+            update = self._ended_update(task_id, agent_id, returncode, None)
+            self._finals.remember(update)
+            return update
+        if node is None or any(g not in node.free_gpus for g in gpus):
+            pgid = task.group()
+            if pgid is not None:
+                _signal_group(pgid, signal.SIGKILL)
+            self._kill_orphan_supervisor(task)
+            shutil.rmtree(state_dir, ignore_errors=True)
+            update = self._update(
+                task_id, agent_id, TaskState.LOST, None, "its node is not part of this backend"
+            )
+            self._finals.remember(update)
+            return update
+        node.free_gpus = [g for g in node.free_gpus if g not in gpus]
+        node.task_ids.add(task_id)
+        self._tasks[task_id] = task
+        return self._update(task_id, agent_id, TaskState.RUNNING, None, "adopted after a restart")
+
+    @staticmethod
+    def _kill_orphan_supervisor(task: _LocalTask) -> None:
+        spid = _read_int(task.state_dir / "spid")
+        if spid is not None and _pid_alive(spid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(spid, signal.SIGKILL)
 
     def _answer_reconciles(self) -> None:
         for task_id in self._to_reconcile:

@@ -223,6 +223,10 @@ class SimBackend:
                 return
             self._end(task, TaskState.KILLED, None, "simulated task killed on request")
 
+    def recover(self) -> list[TaskUpdate]:
+        """A simulation keeps nothing across schedulers: there is never anything to adopt."""
+        return []
+
     def reconcile(self, task_ids: Sequence[str]) -> None:
         """Queue one update per id with the task's true state for the next poll."""
         with self._lock:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from scale.domain.resources import Resources
 from scale.domain.states import ErrorCategory, QueueMode
-from scale.domain.tasks import BackendEvent, Registration, TaskSpec
+from scale.domain.tasks import BackendEvent, Registration, TaskSpec, TaskUpdate
 from scale.scheduler.metrics import FinishedExecution
 from scale.scheduler.planning import QueuedJob
 
@@ -44,6 +44,13 @@ class Backend(Protocol):
     def kill(self, task_id: str) -> None: ...
 
     def reconcile(self, task_ids: Sequence[str]) -> None: ...
+
+    def recover(self) -> list[TaskUpdate]:
+        """The tasks this engine still has from an earlier scheduler of ours, one update each:
+        RUNNING while still running, FINISHED/FAILED with the exit code when it ended while no
+        scheduler watched, LOST when it cannot be known. From then on the backend tracks those
+        tasks as if it had launched them. Called once, at start, before the first ``poll``."""
+        ...
 
     def agent_totals(self) -> dict[str, Resources]: ...
 
