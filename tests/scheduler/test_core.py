@@ -22,7 +22,7 @@ from scale.services.handlers import HANDLERS
 from scale.store.db import Database
 from scale.store.scheduler_store import SqlSchedulerStore
 from scale.store.tables import ErrorRow, JobExecutionEndRow, JobRow, QueueRow, SchedulerRow
-from tests.factories import make_job_type, make_queued_job, manifest
+from tests.factories import error_id, make_job_type, make_queued_job, manifest
 from tests.status_schema import SPEC_EXAMPLE, mismatches
 
 ERRORS = [
@@ -294,6 +294,32 @@ def test_restart_rebuilds_counts_from_the_database(db: Database) -> None:
     for host, je in before.items():
         assert after[host]["completed"] == je["completed"]
         assert after[host]["failed"] == je["failed"]
+
+
+def test_work_a_new_backend_no_longer_has_ends_scheduler_lost_once_and_is_retried(db: Database) -> None:
+    """A simulation keeps nothing across schedulers (``recover`` is empty), so every execution
+    the first scheduler left running must end FAILED with scheduler-lost, once, and its job run
+    again to completion; the counts of the new scheduler equal the database's ends."""
+    type_id = code_job_type(db)
+    h = make_harness(db, script=lambda spec: (30.0, 0))
+    for _ in range(4):
+        make_queued_job(db, type_id, CODE=0)
+    h.step()
+    h.step()
+    assert len(h.scheduler.executions) == 4
+    h2 = make_harness(db, script=lambda spec: (1.0, 0))  # the first one is gone without a word
+    h2.run_until(h2.all_final)
+    jobs = h2.jobs()
+    assert all(j.status == "COMPLETED" and j.num_exes == 2 for j in jobs)
+    with db.read() as s:
+        ends = list(s.scalars(select(JobExecutionEndRow)))
+    lost = error_id(db, "scheduler-lost")
+    assert len(ends) == 8 and len({e.job_exe_id for e in ends}) == 8
+    assert sorted(e.status for e in ends) == ["COMPLETED"] * 4 + ["FAILED"] * 4
+    assert all(e.error_id == lost for e in ends if e.status == "FAILED")
+    status = h2.status()
+    assert sum(n["job_executions"]["completed"]["total"] for n in status["nodes"]) == 4
+    assert sum(n["job_executions"]["failed"]["system"]["total"] for n in status["nodes"]) == 4
 
 
 def test_a_job_type_created_after_the_last_sync_runs_without_waiting_for_sync(db: Database) -> None:

@@ -58,6 +58,8 @@ from scale.scheduler.warnings import SchedulerWarnings
 log = logging.getLogger(__name__)
 
 _TERMINAL = frozenset({TaskState.FINISHED, TaskState.FAILED, TaskState.KILLED})
+#: The task kinds of a job execution, as they appear at the end of its task ids.
+_TASK_KINDS = frozenset(kind.value for kind in TaskKind)
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,73 @@ class Scheduler:
         self.sync_tick(now)
         for fin in self.store.load_finished_since(now - WINDOW - BLOCK):
             self.finished.add(fin, now)
+        self._adopt(now)
         self.store.send([("restart_scheduler", {"when": now.isoformat()})])
+
+    def _adopt(self, now: datetime) -> None:
+        """Take over the work an earlier scheduler left running (DESIGN §4, reconciliation).
+
+        Each execution the database says is running is matched with the tasks the backend still
+        has (``Backend.recover``) by its cluster id. A match is adopted: it continues from that
+        task, which is not run again, and its end is counted once, when it comes. An execution
+        with no task left ends FAILED with ``scheduler-lost`` and its job is retried when the
+        error allows. A recovered task that belongs to no running execution (a node task, a
+        system task, a stale job task) is killed: its owner will start a new one if needed.
+        """
+        recovered = self.backend.recover()
+        by_cluster: dict[str, TaskUpdate] = {}
+        strays: list[TaskUpdate] = []
+        for recovered_update in recovered:
+            cluster_id, _, rest = recovered_update.task_id.rpartition("_")
+            if rest.startswith("lost-"):
+                cluster_id, _, rest = cluster_id.rpartition("_")
+            if cluster_id.startswith("scale_job_") and rest in _TASK_KINDS:
+                by_cluster[cluster_id] = recovered_update
+            else:
+                strays.append(recovered_update)
+        for row in self.store.load_unfinished_executions():
+            info = self.job_types.get(row.job_type_id)
+            node = self.nodes.get(row.node_id)
+            update = by_cluster.pop(row.cluster_id, None)
+            exe = RunningExecution(
+                job_exe_id=row.job_exe_id,
+                job_id=row.job_id,
+                exe_num=row.exe_num,
+                job_type_id=row.job_type_id,
+                node_id=row.node_id,
+                agent_id=update.agent_id if update is not None else (node.agent_id if node else ""),
+                cluster_id=row.cluster_id,
+                priority=row.priority,
+                resources=row.resources,
+                started=row.started,
+                tasks=(
+                    self._task_plans(info, row.input, row.resources)
+                    if info is not None and info.manifest is not None
+                    else []
+                ),
+                error_mapping=info.error_mapping if info is not None else {},
+                is_system=info.record.is_system if info is not None else False,
+                workdir=os.path.join(self._exe_root(node.hostname if node else "unknown"), row.cluster_id),
+            )
+            kinds = [plan.kind.value for plan in exe.tasks]
+            kind = update.task_id.removeprefix(row.cluster_id + "_").split("_lost-")[0] if update else ""
+            if update is None or kind not in kinds:
+                if update is not None:
+                    strays.append(update)
+                exe.finish(ExecutionStatus.FAILED, "scheduler-lost", now)
+                self._execution_ended(exe, now)
+                continue
+            exe.index = kinds.index(kind)
+            lost = update.task_id.rpartition("_lost-")
+            exe.lost_count = int(lost[2]) if lost[1] and lost[2].isdigit() else 0
+            exe.launched(update.task_id, now)
+            self.executions[exe.job_exe_id] = exe
+            self.task_owner[update.task_id] = exe.job_exe_id
+            self._on_task_update(update, now)
+        strays.extend(by_cluster.values())
+        for stray in strays:
+            if stray.state in (TaskState.RUNNING, TaskState.STAGING):
+                self.backend.kill(stray.task_id)
 
     def sync_tick(self, now: datetime) -> None:
         """Re-read runtime settings, job types, errors and nodes (DESIGN §5 sync loop)."""

@@ -124,6 +124,22 @@ class CreatedExecution:
     input: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class UnfinishedExecution:
+    """An execution the database says is running: its job's current one, with no end record."""
+
+    job_exe_id: int
+    job_id: int
+    exe_num: int
+    job_type_id: int
+    node_id: int
+    cluster_id: str
+    resources: Resources
+    priority: int
+    started: datetime
+    input: Mapping[str, Any]
+
+
 #: An outbound command message: its type and body.
 OutMessage = tuple[str, dict[str, Any]]
 
@@ -157,6 +173,10 @@ class SchedulerStore(Protocol):
     def save_status(self, status: Mapping[str, Any], timestamp: datetime) -> None: ...
 
     def load_finished_since(self, since: datetime) -> list[FinishedExecution]: ...
+
+    def load_unfinished_executions(self) -> list[UnfinishedExecution]:
+        """Executions an earlier scheduler left running (for adoption at start)."""
+        ...
 
     def load_canceled(self, job_ids: Sequence[int]) -> set[int]:
         """Which of these jobs an operator has canceled."""

@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scale.domain.states import ErrorCategory, ExecutionStatus, JobStatus
+from scale.domain.states import JobStatus
 from scale.messaging import messages as mt
 from scale.messaging.messages import Message
 from scale.messaging.worker import Handler
 from scale.services.queueing import requeue
-from scale.store.tables import ErrorRow, JobExecutionEndRow, JobExecutionRow, JobRow
+from scale.store.tables import ErrorRow, JobExecutionEndRow, JobRow
 
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -135,45 +135,10 @@ def handle_create_job_exe_ends(session: Session, body: dict[str, Any], now: date
 
 
 def handle_restart_scheduler(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
-    """Fail with ``scheduler-lost`` every execution a previous scheduler left unfinished.
-
-    An execution is left over when it started before the restart, has no end record and is
-    still its job's current execution while the job is QUEUED or RUNNING.
-    """
-    when = datetime.fromisoformat(body["when"])
-    lost_error = session.scalars(
-        select(ErrorRow).where(ErrorRow.name == "scheduler-lost", ErrorRow.job_type_name.is_(None))
-    ).first()
-    rows = session.execute(
-        select(JobExecutionRow, JobRow)
-        .join(JobRow, JobRow.id == JobExecutionRow.job_id)
-        .outerjoin(JobExecutionEndRow, JobExecutionEndRow.job_exe_id == JobExecutionRow.id)
-        .where(
-            JobExecutionEndRow.job_exe_id.is_(None),
-            JobExecutionRow.started < when,
-            JobExecutionRow.exe_num == JobRow.num_exes,
-            JobRow.status.in_(_ACTIVE),
-        )
-    ).all()
-    for exe, job in rows:
-        session.add(
-            JobExecutionEndRow(
-                job_exe_id=exe.id,
-                job_id=exe.job_id,
-                exe_num=exe.exe_num,
-                job_type_id=exe.job_type_id,
-                node_id=exe.node_id,
-                status=ExecutionStatus.FAILED.value,
-                error_id=lost_error.id if lost_error else None,
-                error_category=ErrorCategory.SYSTEM.value,
-                exit_code=None,
-                task_results=[],
-                started=exe.started,
-                ended=now,
-                created=now,
-            )
-        )
-        fail_job(session, job, lost_error, now, now)
+    """Mark a scheduler start. Nothing to change: the new scheduler settles the executions an
+    earlier one left running itself (``Scheduler._adopt``): it adopts those whose tasks still
+    run and ends the others with ``scheduler-lost`` through the ordinary messages. Failing them
+    all here, as the original does, would rerun work that is still running."""
     return []
 
 

@@ -25,6 +25,7 @@ from scale.scheduler.ports import (
     NodeRecord,
     OutMessage,
     SchedulerSettings,
+    UnfinishedExecution,
 )
 from scale.store.db import Database
 from scale.store.tables import (
@@ -237,6 +238,35 @@ class SqlSchedulerStore:
                     ended=ended,
                 )
                 for node_id, type_id, status, cat, ended in s.execute(query).all()
+            ]
+
+    def load_unfinished_executions(self) -> list[UnfinishedExecution]:
+        query = (
+            select(JobExecutionRow, JobRow.input)
+            .join(JobRow, JobRow.id == JobExecutionRow.job_id)
+            .outerjoin(JobExecutionEndRow, JobExecutionEndRow.job_exe_id == JobExecutionRow.id)
+            .where(
+                JobExecutionEndRow.job_exe_id.is_(None),
+                JobExecutionRow.exe_num == JobRow.num_exes,
+                JobRow.status.in_(["QUEUED", "RUNNING"]),
+            )
+            .order_by(JobExecutionRow.id)
+        )
+        with self.db.read() as s:
+            return [
+                UnfinishedExecution(
+                    job_exe_id=row.id,
+                    job_id=row.job_id,
+                    exe_num=row.exe_num,
+                    job_type_id=row.job_type_id,
+                    node_id=row.node_id,
+                    cluster_id=row.cluster_id,
+                    resources=Resources.from_mapping(row.resources),
+                    priority=row.priority,
+                    started=row.started,
+                    input=job_input or {},
+                )
+                for row, job_input in s.execute(query).all()
             ]
 
     def load_canceled(self, job_ids: Sequence[int]) -> set[int]:
