@@ -53,9 +53,26 @@ def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
         "task_handling_s": p.task_handling,
         "reconciliation_s": p.reconciliation,
         "messaging_s": p.messaging,
+        # Where tasks really run, the message handlers and the database update are system tasks
+        # on the nodes; on the simulation nothing runs, so handlers stay in this process.
+        "system_tasks": settings.backend != "sim",
+        "system_task_env": system_task_env(settings),
     }
     values.update(overrides)
     return SchedulerConfig(**values)
+
+
+def system_task_env(settings: Settings) -> dict[str, str]:
+    """What a ``scale message-handler`` / ``scale db-update`` task needs to reach our state."""
+    env = {
+        "SCALE_DATABASE_URL": settings.resolved_database_url,
+        "SCALE_DATA_DIR": str(settings.data_dir.resolve()),
+        "SCALE_LOG_LEVEL": settings.log_level,
+    }
+    broker_url = getattr(settings, "broker_url", None)
+    if broker_url:
+        env["SCALE_BROKER_URL"] = str(broker_url)
+    return env
 
 
 @dataclass

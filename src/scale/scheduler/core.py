@@ -53,6 +53,7 @@ from scale.scheduler.ports import (
     SchedulerStore,
 )
 from scale.scheduler.status import NodeView, StatusInputs, build_status, format_time
+from scale.scheduler.system_tasks import SYSTEM_TASK_RESOURCES, SystemTaskKind, SystemTasks
 from scale.scheduler.warnings import SchedulerWarnings
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,12 @@ class SchedulerConfig:
     node_tasks: bool = True
     #: a health check below this much free disk (MiB) in the data directory degrades the node
     min_free_disk_mb: float = 1024.0
+    #: when True, message handlers and the database update run as system tasks on the nodes
+    #: (``scale message-handler``, ``scale db-update``); when False (the sim backend, where
+    #: nothing runs) the in-process ``HandlerPool`` applies the messages
+    system_tasks: bool = False
+    #: environment of the system tasks: how they reach the database (and broker)
+    system_task_env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -154,6 +161,7 @@ class Scheduler:
         self.warnings = SchedulerWarnings()
         self.node_tasks: dict[int, NodeTasks] = {}
         self.node_task_owner: dict[str, int] = {}
+        self.system_tasks = SystemTasks(framework_id="scale", run_db_update=config.system_tasks)
 
     # ------------------------------------------------------------------ start-up and sync
 
@@ -161,6 +169,7 @@ class Scheduler:
         """Register with the backend, load state from the database, queue the restart message."""
         self.registration = self.backend.register()
         self.store.save_registration(self.registration)
+        self.system_tasks.framework_id = self.registration.framework_id
         self.db_update_completed = db_update_completed
         self.sync_tick(now)
         for fin in self.store.load_finished_since(now - WINDOW - BLOCK):
@@ -239,7 +248,12 @@ class Scheduler:
         self._refresh_catalog()
         self._refresh_nodes()
         self._check_cancellations(now)
-        self.handlers.resize(self.settings.num_message_handlers)
+        if self.config.system_tasks:
+            self.system_tasks.desired_handlers = self.settings.num_message_handlers
+            for task_id in self.system_tasks.extras():
+                self.backend.kill(task_id)
+        else:
+            self.handlers.resize(self.settings.num_message_handlers)
 
     def _check_cancellations(self, now: datetime) -> None:
         """Kill the running executions of jobs an operator canceled (one query for all)."""
@@ -302,6 +316,7 @@ class Scheduler:
                 self._on_agent_up(event.agent, now)
             elif isinstance(event, AgentLost):
                 self.online.discard(event.agent_id)
+                self.system_tasks.on_agent_lost(event.agent_id)
                 lost = self.agent_resources.pop(event.agent_id, None)
                 if lost is not None:
                     lost.offers.clear()
@@ -341,6 +356,9 @@ class Scheduler:
         if update.state in _TERMINAL:
             self.rates.add("tasks_finished_per_sec")
         self.recon_asked.pop(update.task_id, None)
+        if self.system_tasks.owns(update.task_id):
+            self.system_tasks.on_update(update, now)
+            return
         node_id = self.node_task_owner.get(update.task_id)
         if node_id is not None:
             if update.state in _TERMINAL or update.state == TaskState.LOST:
@@ -516,6 +534,8 @@ class Scheduler:
             if tasks is not None and tasks.running:
                 extra = NODE_TASK_RESOURCES.scaled(len(tasks.running))
                 running[agent_id] = running.get(agent_id, ZERO) + extra
+        for task in self.system_tasks.tasks.values():
+            running[task.agent_id] = running.get(task.agent_id, ZERO) + SYSTEM_TASK_RESOURCES
         return running
 
     def _place_node_tasks(self, now: datetime) -> tuple[dict[str, list[NodeTaskPlan]], dict[str, Resources]]:
@@ -543,6 +563,60 @@ class Scheduler:
                 placed.setdefault(agent_id, []).append(plan)
                 used[agent_id] = used.get(agent_id, ZERO) + NODE_TASK_RESOURCES
         return placed, used
+
+    def _place_system_tasks(
+        self, now: datetime, used: dict[str, Resources]
+    ) -> tuple[dict[str, list[TaskSpec]], bool]:
+        """Place the missing system tasks, each on the READY node with the fewest system tasks
+        that has room left after node tasks (``used`` grows by what is placed here).
+
+        Nodes whose only fault is a paused scheduler take them too: while paused, running jobs
+        still finish and their messages must still be applied. Returns the specs per agent and
+        whether any task is still waiting for a place.
+        """
+        specs: dict[str, list[TaskSpec]] = defaultdict(list)
+        if not self.config.system_tasks:
+            return specs, False
+        missing = self.system_tasks.missing(now)
+        if not missing:
+            return specs, False
+        candidates: list[tuple[str, Resources]] = []
+        for agent_id, resources in self.agent_resources.items():
+            node_id = self.node_by_agent.get(agent_id)
+            record = self.nodes.get(node_id) if node_id is not None else None
+            if record is None or agent_id not in self.online:
+                continue
+            if self._node_state(record) in (NodeState.READY, NodeState.SCHEDULER_STOPPED):
+                candidates.append((agent_id, resources.offered - used.get(agent_id, ZERO)))
+        placed = 0
+        for kind in missing:
+            fits = [(a, room) for a, room in candidates if SYSTEM_TASK_RESOURCES.fits_in(room)]
+            if not fits:
+                break
+            agent_id, _ = min(
+                fits, key=lambda c: (self.system_tasks.count_on(c[0]) + len(specs[c[0]]), -c[1].cpus, c[0])
+            )
+            task_id = self.system_tasks.launched(kind, agent_id, now)
+            specs[agent_id].append(self._system_task_spec(agent_id, task_id, kind))
+            used[agent_id] = used.get(agent_id, ZERO) + SYSTEM_TASK_RESOURCES
+            candidates = [
+                (a, room - SYSTEM_TASK_RESOURCES if a == agent_id else room) for a, room in candidates
+            ]
+            placed += 1
+        return specs, placed < len(missing)
+
+    def _system_task_spec(self, agent_id: str, task_id: str, kind: SystemTaskKind) -> TaskSpec:
+        workdir = os.path.join(self.config.data_dir, "system-tasks")
+        return TaskSpec(
+            task_id=task_id,
+            agent_id=agent_id,
+            resources=SYSTEM_TASK_RESOURCES,
+            command=SystemTasks.command(kind, self.config.python),
+            env={**self.config.system_task_env, "SCALE_TASK_TYPE": kind.value},
+            workdir=workdir,
+            stdout_path=os.path.join(workdir, f"{task_id}.stdout"),
+            stderr_path=os.path.join(workdir, f"{task_id}.stderr"),
+        )
 
     def _plan_nodes(self, node_task_use: Mapping[str, Resources]) -> list[PlanNode]:
         out: list[PlanNode] = []
@@ -592,6 +666,15 @@ class Scheduler:
         self._fail_lost_executions(now)
 
         node_task_plans, node_task_use = self._place_node_tasks(now)
+        system_specs, system_waiting = self._place_system_tasks(now, node_task_use)
+        if system_waiting and any(self._node_state(r) == NodeState.READY for r in self.nodes.values()):
+            # Only when some node is READY: before that the node states already say why.
+            self.warnings.raise_warning(
+                "WAITING_SYSTEM_TASKS",
+                "Waiting System Tasks",
+                "No new jobs scheduled due to waiting system tasks",
+                now,
+            )
         nodes = self._plan_nodes(node_task_use)
         waiting = [
             WaitingTask(exe.job_exe_id, exe.node_id, exe.current.resources, exe.priority)
@@ -599,8 +682,10 @@ class Scheduler:
             if exe.needs_launch() and exe.current is not None
         ]
         limits, excluded = self._type_limits()
-        schedule_new = not self.settings.is_paused and any(
-            n.takes_new_jobs and not n.offered.is_zero() for n in nodes
+        schedule_new = (
+            not self.settings.is_paused
+            and not system_waiting
+            and any(n.takes_new_jobs and not n.offered.is_zero() for n in nodes)
         )
         queue = (
             self.store.load_queue(
@@ -635,7 +720,7 @@ class Scheduler:
             exe = self.executions[key]
             to_launch[exe.agent_id].append(exe)
         jobs_launched = self._create_executions(plan.placements, now, to_launch)
-        self._launch(to_launch, node_task_plans, now)
+        self._launch(to_launch, node_task_plans, now, system_specs)
         if self.settings.is_paused:
             for resources in self.agent_resources.values():
                 if resources.offers:
@@ -722,13 +807,15 @@ class Scheduler:
         to_launch: dict[str, list[RunningExecution]],
         node_task_plans: Mapping[str, list[NodeTaskPlan]],
         now: datetime,
+        system_specs: Mapping[str, list[TaskSpec]] | None = None,
     ) -> None:
-        for agent_id in set(to_launch) | set(node_task_plans):
+        system_specs = system_specs or {}
+        for agent_id in set(to_launch) | set(node_task_plans) | set(system_specs):
             exes = to_launch.get(agent_id, [])
             resources = self.agent_resources.get(agent_id)
             if resources is None:
                 continue
-            specs = []
+            specs = list(system_specs.get(agent_id, []))
             for plan in node_task_plans.get(agent_id, []):
                 node_id = self.node_by_agent[agent_id]
                 self.node_tasks[node_id].launched(plan, now)
@@ -770,6 +857,8 @@ class Scheduler:
         for tasks in self.node_tasks.values():
             for task_id in tasks.timed_out(now, self.config.staging_timeout_s):
                 self.backend.kill(task_id)
+        for task_id in self.system_tasks.timed_out(now, self.config.staging_timeout_s):
+            self.backend.kill(task_id)
 
     def reconciliation_tick(self, now: datetime) -> None:
         """Ask the backend about tasks in doubt: staging too long, running silent too long."""
@@ -841,6 +930,7 @@ class Scheduler:
                     num_offers=len(resources.offers) if resources else 0,
                     running_by_type=running_by_node.get(record.node_id, Counter()),
                     node_tasks=tasks.status_tasks() if tasks else (),
+                    system_tasks=self.system_tasks.status_tasks(agent_id) if agent_id in self.online else (),
                     errors=[c.to_json(format_time) for c in tasks.errors.values()] if tasks else (),
                     warnings=[c.to_json(format_time) for c in tasks.warnings.values()] if tasks else (),
                 )
@@ -856,13 +946,21 @@ class Scheduler:
                 hostname=self.config.hostname,
                 registration=self.registration,
                 is_paused=self.settings.is_paused,
-                db_update_completed=self.db_update_completed,
+                db_update_completed=(
+                    self.system_tasks.db_update_completed
+                    if self.config.system_tasks
+                    else self.db_update_completed
+                ),
                 services=[
                     {
                         "name": "messaging",
                         "title": "Messaging",
                         "description": "Processes the backend messaging system",
-                        "actual_count": self.handlers.alive(),
+                        "actual_count": (
+                            self.system_tasks.running_handlers()
+                            if self.config.system_tasks
+                            else self.handlers.alive()
+                        ),
                         "desired_count": self.settings.num_message_handlers,
                     }
                 ],
