@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -40,19 +41,48 @@ def scale_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "scale", *args]
 
 
+#: The line ``scale up`` prints its write token on.
+TOKEN_LINE = re.compile(r"^API token: (\S+)$", re.MULTILINE)
+
+
 @dataclass
 class Cluster:
-    """A running system and an HTTP client for it."""
+    """A running system and an HTTP client for it; the client sends ``token`` (a write token)."""
 
     base_url: str
     data_dir: Path
     env: dict[str, str]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
+    token: str | None = None
 
     @property
     def client(self) -> httpx.Client:
+        headers = {"Authorization": f"Token {self.token}"} if self.token else {}
+        return httpx.Client(base_url=self.base_url, timeout=10, headers=headers)
+
+    @property
+    def anonymous(self) -> httpx.Client:
+        """A client that sends no token."""
         return httpx.Client(base_url=self.base_url, timeout=10)
+
+    def create_token(self, *extra: str) -> str:
+        """``scale token create`` on this cluster's database; the token it prints."""
+        done = subprocess.run(
+            scale_cmd("token", "create", "--data-dir", str(self.data_dir / "data"), *extra),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def printed_tokens(self, name: str) -> list[str]:
+        """The tokens process ``name`` (``scale up``) printed on its ``API token:`` lines."""
+        path = self.logs.get(name)
+        return TOKEN_LINE.findall(path.read_text()) if path and path.exists() else []
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = self.data_dir / f"{name}.log"
@@ -149,12 +179,19 @@ def running_cluster(tmp_path: Path, db_kind: str, *, split: bool) -> Iterator[Cl
         env["SCALE_DATABASE_URL"] = next(pg)
     data = str(tmp_path / "data")
     if split:
+        # The token first: creating it also brings the new database up to date.
+        c.token = c.create_token("--name", "e2e")
         c.start("scheduler", "scheduler", "--data-dir", data, "--nodes", "2")
         c.start("api", "api", "--port", str(port), "--data-dir", data)
     else:
         c.start("up", "up", "--port", str(port), "--data-dir", data, "--nodes", "2")
     try:
         wait_until(lambda: _answers(c), timeout=30, what="the API to answer")
+        if not split:
+            # Printed before the API serves, so it is in the log by now.
+            printed = c.printed_tokens("up")
+            assert printed, f"scale up printed no API token line:\n{c.log_tail('up')}"
+            c.token = printed[0]
         yield c
     finally:
         c.close()

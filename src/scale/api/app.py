@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, FastAPI
 
 import scale
+from scale.api.auth import authorize
 from scale.api.deps import AppContext, reject_nul
 from scale.api.errors import install_error_handlers
+from scale.api.openapi import install_openapi
 from scale.api.routes import (
     error_catalog,
     job_executions,
@@ -29,6 +31,8 @@ API_PREFIX = "/v6"
 def create_app(settings: Settings, db: Database, *, clock: Clock | None = None) -> FastAPI:
     """The v6 REST API over ``db``. Paths need their trailing slash: ``/v6/jobs`` is a 404.
 
+    Writes need a write token and reads follow ``settings.public_read`` (``api/auth.py``).
+
     The caller owns ``db`` (and disposes of it); ``clock`` defaults to the system clock.
     """
     app = FastAPI(
@@ -42,8 +46,10 @@ def create_app(settings: Settings, db: Database, *, clock: Clock | None = None) 
     )
     app.state.context = AppContext(settings=settings, db=db, clock=clock or SystemClock())
     install_error_handlers(app)
-    v6 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_nul)])
+    # The token check comes first, so a request without the right token learns nothing of its input.
+    v6 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authorize), Depends(reject_nul)])
     for module in (system, scheduler, job_types, jobs, job_executions, nodes, error_catalog, queue, messages):
         v6.include_router(module.router)
     app.include_router(v6)
+    install_openapi(app, settings, prefix=API_PREFIX)
     return app

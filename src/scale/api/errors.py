@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
+from scale.api.auth import SCHEME
 from scale.exceptions import (
     BackendError,
     Conflict,
@@ -107,7 +108,9 @@ def validation_detail(errors: Iterable[Mapping[str, Any]]) -> str:
 
 
 def _respond(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
+    # A 401 names the scheme to authenticate with (RFC 9110 §11.6.1).
+    headers = {"WWW-Authenticate": SCHEME} if status == 401 else None
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from rich.console import Console
 from scale import __version__
 from scale.config import Settings
 from scale.exceptions import ScaleError
+
+if TYPE_CHECKING:
+    from scale.store.db import Database
 
 app = typer.Typer(
     help="Scale for Python: a cluster job scheduler.", no_args_is_help=True, add_completion=False
@@ -97,11 +100,25 @@ def up(
         f"Scale {__version__} is up: http://{settings.host}:{settings.port}/v6/status/", highlight=False
     )
     console.print(f"Database: {db.url}", highlight=False)
+    _print_up_token(db)
     try:
         _serve(settings, create_app(settings, db))
     finally:
         service.stop()
         db.dispose()
+
+
+def _print_up_token(db: Database) -> None:
+    """A new write token for this run, printed once on a line of its own (only its hash is kept).
+
+    Plain ``print``: rich may wrap or colour a line, and scripts read this one verbatim.
+    """
+    from datetime import UTC, datetime
+
+    from scale.services.tokens import create_token
+
+    new = create_token(db, now=datetime.now(UTC), name="scale up")
+    print(f"API token: {new.token}", flush=True)
 
 
 @app.command()
@@ -192,6 +209,86 @@ def message_handler(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker.run(stop)
     db.dispose()
+
+
+token_app = typer.Typer(help="API tokens: writes need one (`Authorization: Token <token>`).")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    data_dir: DataDir = None,
+    name: Annotated[str, typer.Option("--name", help="A label to tell tokens apart")] = "",
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="May read (when reads are closed) but never write")
+    ] = False,
+) -> None:
+    """Create a token and print it on a line of its own; it is not shown again."""
+    from datetime import UTC, datetime
+
+    from scale.services.tokens import TokenScope, create_token
+
+    db = _token_db(data_dir)
+    try:
+        scope = TokenScope.READ if read_only else TokenScope.WRITE
+        new = create_token(db, now=datetime.now(UTC), name=name, scope=scope)
+    except ScaleError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        db.dispose()
+    # The token alone on stdout (TOKEN=$(scale token create)); the rest on stderr.
+    Console(stderr=True).print(f"Created {scope.value} token {new.view.id}; it is not shown again.")
+    print(new.token, flush=True)
+
+
+@token_app.command("list")
+def token_list(data_dir: DataDir = None) -> None:
+    """List tokens (never the tokens themselves: only their hashes are stored)."""
+    from scale.services.tokens import list_tokens
+
+    db = _token_db(data_dir)
+    try:
+        views = list_tokens(db)
+    finally:
+        db.dispose()
+    for v in views:
+        used = v.last_used.isoformat() if v.last_used else "never"
+        state = "revoked" if v.revoked else "active"
+        console.print(
+            f"{v.id}\t{v.scope.value}\t{state}\tcreated {v.created.isoformat()}\tlast used {used}\t{v.name}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (see `scale token list`)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a token; requests with it get 401 from then on."""
+    from scale.services.tokens import revoke_token
+
+    db = _token_db(data_dir)
+    try:
+        revoke_token(db, token_id)
+    except ScaleError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    console.print(f"Revoked token {token_id}.")
+
+
+def _token_db(data_dir: Path | None) -> Database:
+    """The database of --data-dir (or SCALE_DATABASE_URL), brought up to date first."""
+    from scale.bootstrap import build_database
+    from scale.store.migrate import update_database
+
+    db = build_database(_settings(data_dir=data_dir))
+    update_database(db)
+    return db
 
 
 @app.command()

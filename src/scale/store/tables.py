@@ -244,3 +244,19 @@ class MessageRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_until: Mapped[float] = mapped_column(Float, default=0.0)
     dead: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiTokenRow(Base):
+    """An API token. Only the SHA-256 of the token is kept, so a copy of the database grants
+    nothing; the token itself is shown once, when it is created."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_token_token_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(10))
+    created: Mapped[datetime]
+    last_used: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

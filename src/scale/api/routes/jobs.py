@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from scale.api.deps import MAX_ID, ClockDep, DbDep, IdValue, parse_time
+from scale.api.openapi import NOT_FOUND
 from scale.api.pagination import PageDep, make_page
 from scale.api.schemas.common import Page
 from scale.api.schemas.jobs import (
@@ -29,7 +30,11 @@ ExeNum = Annotated[int, Path(ge=1, le=2**31 - 1, description="Execution number, 
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
-@router.post("/", status_code=201, responses={201: {"description": "The job, queued; `Location` is its URL"}})
+@router.post(
+    "/",
+    status_code=201,
+    responses={201: {"description": "The job, queued; `Location` is its URL"}, **NOT_FOUND},
+)
 def create_job(body: JobIn, response: Response, db: DbDep, clock: ClockDep) -> JobDetailOut:
     """Create a job and queue it at once. 404 for an unknown job type, 400 for bad input."""
     detail = jobs.create_job(db, job_type_id=body.job_type_id, data=body.input.to_data(), now=clock.now())

@@ -5,18 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from scale.api.deps import ClockDep, DbDep
+from scale.api.openapi import NOT_FOUND
 from scale.api.schemas.scheduler import QueuedResourcesOut, SchedulerOut, SchedulerPatch
 from scale.services import scheduler_settings
 
 router = APIRouter(prefix="/scheduler", tags=["scheduler"])
 
 
-@router.get("/")
+@router.get("/", responses=NOT_FOUND)
 def read_scheduler(db: DbDep) -> SchedulerOut:
     return SchedulerOut.from_view(scheduler_settings.get_scheduler_settings(db))
 
 
-@router.patch("/")
+@router.patch("/", responses=NOT_FOUND)
 def update_scheduler(body: SchedulerPatch, db: DbDep, clock: ClockDep) -> SchedulerOut:
     """Change any subset of the settings; the scheduler applies them within its 10 s sync.
 

@@ -44,3 +44,9 @@ class WriteModel(BaseModel):
         if value is None and info.field_name not in cls.nullable_fields:
             raise PydanticCustomError("not_null", "may not be null")
         return value
+
+
+class ProblemOut(BaseModel):
+    """Every error body: ``detail`` names the field (or the request part) and the reason."""
+
+    detail: str

@@ -1,0 +1,85 @@
+"""Access control, in one place: which requests need a token, and the dependency that checks it.
+
+* ``/v6/version/`` is always open (load balancers use it as a health check).
+* Reads (GET, HEAD, OPTIONS, and the ``/validation/`` POSTs, which write nothing, as in Scale's
+  ``ScaleAPIPermissions``) are open unless ``SCALE_PUBLIC_READ=false``; then any valid token.
+* Everything else is a write and needs a write token: 401 without a valid token, 403 with a
+  read-only one.
+
+A client sends ``Authorization: Token <token>``. On an open request the header is not looked at,
+so a stale token never breaks a read that needs none. The OpenAPI document is derived from the
+same :func:`access_for` (see ``api/openapi.py``), so it cannot disagree with what is enforced.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+
+from scale.api.deps import AppContext, get_context
+from scale.exceptions import Forbidden, Unauthorized
+from scale.services import tokens
+from scale.services.tokens import TokenScope
+
+#: Route paths (relative to ``/v6``) that need no token whatever the settings.
+ALWAYS_OPEN = frozenset({"/version/"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The header scheme: ``Authorization: Token <token>`` (Scale/DRF's token scheme).
+SCHEME = "Token"
+
+
+class Access(Enum):
+    OPEN = "open"
+    READ = "read"
+    WRITE = "write"
+
+
+def access_for(method: str, path: str) -> Access:
+    """The kind of access a request needs, by its method and its route's path template relative to
+    ``/v6`` (``/jobs/{job_id}/``): templates, not request paths, so that no value sent in a path
+    (a job type version called ``validation``) can change the answer."""
+    if path in ALWAYS_OPEN:
+        return Access.OPEN
+    if method.upper() in SAFE_METHODS or path.endswith("/validation/"):
+        return Access.READ
+    return Access.WRITE
+
+
+def needs_token(access: Access, *, public_read: bool) -> bool:
+    return access is Access.WRITE or (access is Access.READ and not public_read)
+
+
+def token_from_header(value: str | None) -> str | None:
+    """The token in ``Token <token>`` (the scheme in any case), or None when there is none."""
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != SCHEME.lower() or not token or " " in token:
+        return None
+    return token
+
+
+def authorize(request: Request, context: Annotated[AppContext, Depends(get_context)]) -> None:
+    """Raise Unauthorized (401) or Forbidden (403) unless this request may go ahead.
+
+    Runs before the route's parameters and body are validated, so a client without the right
+    token learns nothing about its input (a body that is not JSON at all is the exception:
+    FastAPI parses it before any dependency runs).
+    """
+    route = request.scope.get("route")
+    # Under /v6 the matched route is the one declared in its module, so its template has no /v6.
+    access = access_for(request.method, route.path_format) if isinstance(route, APIRoute) else Access.WRITE
+    if not needs_token(access, public_read=context.settings.public_read):
+        return
+    token = token_from_header(request.headers.get("authorization"))
+    if token is None:
+        raise Unauthorized(f"Authorization: this request needs the header `Authorization: {SCHEME} <token>`")
+    found = tokens.verify_token(context.db, token, now=context.clock.now())
+    if found is None:
+        raise Unauthorized("Authorization: the token is not valid (unknown or revoked)")
+    if access is Access.WRITE and found.scope is not TokenScope.WRITE:
+        raise Forbidden("Authorization: the token is read-only; this request needs a write token")
