@@ -54,6 +54,8 @@ def test_cancel_with_a_status_filter(client: TestClient, db: Database) -> None:
         ("/v6/jobs/requeue/", {"priority": "high"}, "priority"),
         ("/v6/jobs/requeue/", {"priority": -1}, "priority"),
         ("/v6/jobs/requeue/", {"job_type_ids": [True]}, "job_type_ids"),
+        ("/v6/jobs/cancel/", {"job_ids": [2**63]}, "job_ids[0]"),
+        ("/v6/jobs/requeue/", {"job_type_ids": [1, 0]}, "job_type_ids[1]"),
     ],
 )
 def test_bad_bodies_are_400_naming_the_field_and_change_nothing(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
+from scale.api.deps import MAX_ID
 from scale.api.schemas.common import UtcDateTime, WriteModel
 from scale.domain.states import JobStatus
 from scale.services.jobs import ExecutionView, JobDetailView, JobView
@@ -34,11 +35,15 @@ class JobIn(WriteModel):
     configuration: dict[str, Any] | None = None
 
 
+#: An id to select by: inside the database's 64-bit keys, so a query can always hold it.
+SelectedId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+
+
 class JobSelectionIn(WriteModel):
     """POST ``/v6/jobs/cancel/`` and ``/v6/jobs/requeue/``: which jobs. No filter means all."""
 
-    job_ids: list[StrictInt] = Field(default_factory=list)
-    job_type_ids: list[StrictInt] = Field(default_factory=list)
+    job_ids: list[SelectedId] = Field(default_factory=list)
+    job_type_ids: list[SelectedId] = Field(default_factory=list)
     status: list[JobStatus] = Field(default_factory=list)
 
 
