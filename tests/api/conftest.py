@@ -18,6 +18,7 @@ from scale.clock import FakeClock
 from scale.config import Settings
 from scale.services.tokens import TokenScope, create_token
 from scale.store.db import Database
+from tests.api.world import World
 
 # Starlette warns (a UserWarning, an error under this project's filterwarnings) that it prefers
 # ``httpx2``; the ``httpx`` this project depends on works the same for the test client.
@@ -71,3 +72,9 @@ def read_client(app: FastAPI, read_token: str) -> Iterator[TestClient]:
     """A client with a read-only token."""
     with _client(app, read_token) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def world(client: TestClient, db: Database, settings: Settings) -> World:
+    """One of everything (job type, job, node, execution with logs) for every-endpoint tests."""
+    return World(client, db, settings)
