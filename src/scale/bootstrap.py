@@ -37,6 +37,8 @@ def build_backend(settings: Settings, clock: Clock, **kwargs: Any) -> Backend:
         return make_backend(
             "local", data_dir=settings.data_dir, num_nodes=settings.nodes, clock=clock, **kwargs
         )
+    if settings.backend == "ray":
+        return make_backend("ray", address=settings.ray_address, clock=clock, **kwargs)
     from scale.backends.sim import make_sim_nodes
 
     return make_backend("sim", nodes=make_sim_nodes(settings.sim_nodes), clock=clock, **kwargs)

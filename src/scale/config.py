@@ -45,6 +45,8 @@ class Settings:
     backend: str = "local"
     nodes: int = 1
     sim_nodes: int = 10
+    #: the Ray backend: the cluster's GCS ``HOST:PORT`` (``--ray-address``, ``SCALE_RAY_ADDRESS``)
+    ray_address: str | None = None
     status_freshness_s: float = 12.0
     periods: LoopPeriods = field(default_factory=LoopPeriods)
     public_read: bool = True
@@ -69,6 +71,8 @@ class Settings:
             values["public_read"] = _env_bool(env["SCALE_PUBLIC_READ"])
         if "SCALE_LOG_LEVEL" in env:
             values["log_level"] = env["SCALE_LOG_LEVEL"]
+        if env.get("SCALE_RAY_ADDRESS"):
+            values["ray_address"] = env["SCALE_RAY_ADDRESS"]
         periods = {
             name: float(env[f"SCALE_PERIOD_{name.upper()}"])
             for name in LoopPeriods.__dataclass_fields__
@@ -88,5 +92,9 @@ class Settings:
             raise InvalidRequest("nodes: must be at least 1")
         if not 0 < self.port < 65536:
             raise InvalidRequest("port: must be between 1 and 65535")
-        if self.backend not in {"local", "sim"}:
-            raise InvalidRequest("backend: must be one of local, sim")
+        if self.backend not in {"local", "sim", "ray"}:
+            raise InvalidRequest("backend: must be one of local, sim, ray")
+        if self.backend == "ray" and not self.ray_address:
+            raise InvalidRequest(
+                "ray_address: the ray backend needs --ray-address HOST:PORT (or SCALE_RAY_ADDRESS)"
+            )

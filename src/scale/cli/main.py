@@ -33,6 +33,10 @@ console = Console()
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default ./.scale)")]
 Host = Annotated[str, typer.Option("--host", help="Address the API listens on")]
 Port = Annotated[int, typer.Option("--port", help="Port the API listens on")]
+Runtime = Annotated[
+    str | None,
+    typer.Option("--runtime", help="process or docker: where job types run (default: SCALE_RUNTIME)"),
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -86,12 +90,15 @@ def up(
     data_dir: DataDir = None,
     nodes: Annotated[int, typer.Option("--nodes", help="Split this host into N nodes")] = 1,
     backend: Annotated[str, typer.Option("--backend", help="local or sim (a simulation)")] = "local",
+    runtime: Runtime = None,
 ) -> None:
     """Run everything on this machine: API, scheduler, local backend, SQLite."""
     from scale.api.app import create_app
     from scale.bootstrap import build_database, build_scheduler_service
 
-    settings = _settings(host=host, port=port, data_dir=data_dir, nodes=nodes, backend=backend)
+    settings = _settings(
+        host=host, port=port, data_dir=data_dir, nodes=nodes, backend=backend, runtime=runtime
+    )
     _logging(settings)
     db = build_database(settings)
     service = build_scheduler_service(settings, db)
@@ -147,11 +154,14 @@ def scheduler(
     sim_nodes: Annotated[
         int, typer.Option("--sim-nodes", help="Sim backend: number of simulated nodes")
     ] = 10,
+    runtime: Runtime = None,
 ) -> None:
     """Run the scheduler only; stops cleanly on Ctrl-C or SIGTERM."""
     from scale.bootstrap import build_database, build_scheduler_service
 
-    settings = _settings(data_dir=data_dir, backend=backend, nodes=nodes, sim_nodes=sim_nodes)
+    settings = _settings(
+        data_dir=data_dir, backend=backend, nodes=nodes, sim_nodes=sim_nodes, runtime=runtime
+    )
     _logging(settings)
     db = build_database(settings)
     service = build_scheduler_service(settings, db)

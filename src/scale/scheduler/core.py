@@ -33,7 +33,14 @@ from scale.domain.tasks import (
     TaskStatus,
     TaskUpdate,
 )
-from scale.scheduler.executions import PRE_POST_TIMEOUT_S, Outcome, RunningExecution, TaskPlan
+from scale.scheduler.executions import (
+    PRE_POST_TIMEOUT_S,
+    PULL_TIMEOUT_S,
+    Outcome,
+    RunningExecution,
+    TaskPlan,
+    container_name,
+)
 from scale.scheduler.loop import Loop
 from scale.scheduler.metrics import BLOCK, WINDOW, FinishedExecution, FinishedMetrics, RateCounters
 from scale.scheduler.node_state import NodeFacts, NodeState, derive_node_state
@@ -88,6 +95,11 @@ class SchedulerConfig:
     node_tasks: bool = True
     #: a health check below this much free disk (MiB) in the data directory degrades the node
     min_free_disk_mb: float = 1024.0
+    #: where job types run: ``process`` or ``docker`` (a job type's Seed tag may override it)
+    runtime: str = "process"
+    #: node health checks: the period after a finished check, and after a failed one
+    health_period_s: float = 300.0
+    health_retry_s: float = 120.0
     #: when True, message handlers and the database update run as system tasks on the nodes
     #: (``scale message-handler``, ``scale db-update``); when False (the sim backend, where
     #: nothing runs) the in-process ``HandlerPool`` applies the messages
@@ -122,6 +134,22 @@ def _allocated_env(res: Resources) -> dict[str, str]:
         "ALLOCATED_DISK": f"{res.disk:g}",
         "ALLOCATED_GPUS": f"{res.gpus:g}",
     }
+
+
+#: Seed tags by which a job type picks its runtime over the scheduler's ``--runtime``.
+RUNTIME_TAGS: Mapping[str, str] = {"runtime:docker": "docker", "runtime:process": "process"}
+
+
+def _container_image(runtime: str, info: JobTypeInfo) -> str | None:
+    """The image this job type's executions run in, or None for the process runtime.
+
+    System job types (Scale's own commands) and job types without a ``docker_image`` always
+    run as processes."""
+    for tag in info.manifest.tags if info.manifest else ():
+        runtime = RUNTIME_TAGS.get(tag, runtime)
+    if runtime != "docker" or info.record.is_system or not info.record.docker_image:
+        return None
+    return info.record.docker_image
 
 
 class Scheduler:
@@ -339,6 +367,9 @@ class Scheduler:
                 data_dir=self.config.data_dir,
                 exe_root=self._exe_root(record.hostname),
                 min_free_mb=self.config.min_free_disk_mb,
+                runtime=self.config.runtime,
+                health_period=timedelta(seconds=self.config.health_period_s),
+                health_retry=timedelta(seconds=self.config.health_retry_s),
                 initial_cleanup_done=not self.config.node_tasks,
             )
         elif self.config.node_tasks:
@@ -460,23 +491,35 @@ class Scheduler:
         json_inputs = job_input.get("json") or {}
         values = seed.command_values(manifest, json_inputs)
         env = {**seed.job_environment(manifest, json_inputs), **_allocated_env(res)}
+        command = seed.render_command(manifest.command, values)
+        py = shlex.quote(self.config.python)
+        image = _container_image(self.config.runtime, info)
+        if image is not None:
+            # The container runner (runtime/docker.py) passes exactly these variables in.
+            env["SCALE_CONTAINER_ENV"] = ",".join(sorted(env))
+            command = f"{py} -m scale.runtime run {shlex.quote(image)} {shlex.quote(command)}"
         main = TaskPlan(
             TaskKind.MAIN,
-            seed.render_command(manifest.command, values),
+            command,
             res,
             None if info.record.is_system and manifest.timeout <= 0 else float(manifest.timeout),
             env,
+            image,
         )
         if info.record.is_system or not self.config.pre_post_tasks:
             return [main]
-        py = shlex.quote(self.config.python)
         task_env = {"SCALE_JOB_INPUT": json.dumps(job_input, sort_keys=True)}
         pre = TaskPlan(TaskKind.PRE, f"{py} -m scale.taskrunner pre", res, PRE_POST_TIMEOUT_S, task_env)
         post_res = Resources(res.cpus, res.mem, 0.0, res.gpus)
         post = TaskPlan(
             TaskKind.POST, f"{py} -m scale.taskrunner post", post_res, PRE_POST_TIMEOUT_S, task_env
         )
-        return [pre, main, post]
+        if image is None:
+            return [pre, main, post]
+        pull_command = f"{py} -m scale.runtime pull {shlex.quote(image)}"
+        pull_res = Resources(res.cpus, res.mem)
+        pull = TaskPlan(TaskKind.PULL, pull_command, pull_res, PULL_TIMEOUT_S, image=image)
+        return [pull, pre, main, post]
 
     def _task_spec(self, exe: RunningExecution) -> TaskSpec:
         plan = exe.current
@@ -490,6 +533,8 @@ class Scheduler:
             "SCALE_TASK_TYPE": plan.kind.value,
             "OUTPUT_DIR": os.path.join(exe.workdir, "outputs"),
         }
+        if plan.image:
+            env["SCALE_CONTAINER_NAME"] = container_name(exe.cluster_id)
         logs = os.path.join(exe.workdir, "logs")
         return TaskSpec(
             task_id=task_id,

@@ -8,6 +8,7 @@ offers that node makes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,17 @@ TIMEOUT_ERRORS: Mapping[TaskKind, str] = {
     TaskKind.MAIN: "timeout",
     TaskKind.POST: "post-timeout",
 }
+#: Exit codes of the container runner (``python -m scale.runtime run``, ``runtime/docker.py``)
+#: that say the container failed, not the algorithm in it: system errors, whatever the job
+#: type's own mapping says. 250: the engine killed it (out of memory) or it vanished; 251: it
+#: could not be created or started.
+CONTAINER_EXIT_ERRORS: Mapping[int, str] = {250: "docker-terminated", 251: "docker-task-launch"}
+_CONTAINER_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def container_name(cluster_id: str) -> str:
+    """The name of an execution's main container: derived from the execution, valid for Docker."""
+    return _CONTAINER_NAME_UNSAFE.sub("_", cluster_id) + "_main"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +192,11 @@ class RunningExecution:
                 "exit_code": update.exit_code,
             }
         )
+        if plan.image:
+            # Where the task ran: the image, and for main the container (the jobs API shows both).
+            self.task_results[-1]["image"] = plan.image
+            if plan.kind == TaskKind.MAIN:
+                self.task_results[-1]["container_name"] = container_name(self.cluster_id)
 
     def _error_for(self, plan: TaskPlan, update: TaskUpdate) -> str:
         if self.kill_error is not None:
@@ -188,6 +205,9 @@ class RunningExecution:
             return "docker-task-launch" if plan.image else "task-launch"
         if plan.kind == TaskKind.PULL:
             return "pull"
+        code = update.exit_code
+        if plan.kind == TaskKind.MAIN and plan.image and code is not None and code in CONTAINER_EXIT_ERRORS:
+            return CONTAINER_EXIT_ERRORS[code]
         if plan.kind == TaskKind.MAIN and not self.is_system:
             if update.exit_code is not None and update.exit_code in self.error_mapping:
                 self.error_is_mapped = True

@@ -27,6 +27,9 @@ SLOW_CLEANUP_THRESHOLD = 100
 HEALTH_TIMEOUT_S = 15 * 60.0
 CLEANUP_TIMEOUT_S = 10 * 60.0
 EXIT_LOW_DISK = 3
+#: Docker runtime health exit codes (``runtime/docker.py``): engine not answering, engine disk low
+EXIT_BAD_DAEMON = 2
+EXIT_LOW_DOCKER_SPACE = 5
 
 TASK_TEXT: dict[TaskKind, tuple[str, str]] = {
     TaskKind.CLEANUP: ("Node Cleanup", "Performs Docker container and volume cleanup on the node"),
@@ -35,6 +38,8 @@ TASK_TEXT: dict[TaskKind, tuple[str, str]] = {
 
 ERRORS: dict[str, tuple[str, str]] = {
     "LOW_DISK_SPACE": ("Low Disk Space", "The free disk space of the node's data directory is low."),
+    "BAD_DAEMON": ("Docker Not Responding", "The Docker daemon on this node is not responding."),
+    "LOW_DOCKER_SPACE": ("Low Docker Disk Space", "The free disk space available to Docker is low."),
     "HEALTH_FAIL": ("Health Check Failure", "The last node health check failed with an unknown exit code."),
     "HEALTH_TIMEOUT": ("Health Check Timeout", "The last node health check timed out."),
 }
@@ -59,6 +64,10 @@ class NodeTasks:
     data_dir: str
     exe_root: str
     min_free_mb: float = 1024.0
+    #: ``docker``: the node tasks also check and clean the Docker engine (``scale.runtime``)
+    runtime: str = "process"
+    health_period: timedelta = HEALTH_PERIOD
+    health_retry: timedelta = HEALTH_RETRY
     initial_cleanup_done: bool = False
     pending_cleanup: list[str] = field(default_factory=list)
     running: dict[str, NodeTaskPlan] = field(default_factory=dict)
@@ -94,12 +103,13 @@ class NodeTasks:
         """Node tasks to launch now. ``keep``: execution directories in use on this node."""
         plans: list[NodeTaskPlan] = []
         py = shlex.quote(self.python)
+        runner = "scale.runtime" if self.runtime == "docker" else "scale.taskrunner"
         if not self._has(TaskKind.HEALTH_CHECK) and (self.next_health is None or now >= self.next_health):
             plans.append(
                 self._plan(
                     TaskKind.HEALTH_CHECK,
                     framework,
-                    f"{py} -m scale.taskrunner health {shlex.quote(self.data_dir)} {self.min_free_mb:g}",
+                    f"{py} -m {runner} health {shlex.quote(self.data_dir)} {self.min_free_mb:g}",
                     HEALTH_TIMEOUT_S,
                 )
             )
@@ -108,12 +118,12 @@ class NodeTasks:
             root = shlex.quote(self.exe_root)
             if not self.initial_cleanup_done:
                 names = " ".join(shlex.quote(k) for k in keep)
-                command = f"{py} -m scale.taskrunner cleanup {root} --initial {names}".rstrip()
+                command = f"{py} -m {runner} cleanup {root} --initial {names}".rstrip()
                 plans.append(self._plan(TaskKind.CLEANUP, framework, command, CLEANUP_TIMEOUT_S))
             elif self.pending_cleanup:
                 batch = tuple(self.pending_cleanup[:CLEANUP_BATCH])
                 names = " ".join(shlex.quote(n) for n in batch)
-                command = f"{py} -m scale.taskrunner cleanup {root} {names}"
+                command = f"{py} -m {runner} cleanup {root} {names}"
                 plans.append(self._plan(TaskKind.CLEANUP, framework, command, CLEANUP_TIMEOUT_S, batch))
         return plans
 
@@ -171,13 +181,22 @@ class NodeTasks:
         for name in HEALTH_ERRORS:
             self.errors.pop(name, None)
         if ok:
-            self.next_health = now + HEALTH_PERIOD
+            self.next_health = now + self.health_period
             return
         if state == TaskState.LOST:
             self.next_health = now  # not a verdict on the node: check again at once
             return
-        self._set_error("LOW_DISK_SPACE" if exit_code == EXIT_LOW_DISK else "HEALTH_FAIL", now)
-        self.next_health = now + HEALTH_RETRY
+        self._set_error(self._health_error(exit_code), now)
+        self.next_health = now + self.health_retry
+
+    def _health_error(self, exit_code: int | None) -> str:
+        if exit_code == EXIT_LOW_DISK:
+            return "LOW_DISK_SPACE"
+        if self.runtime == "docker" and exit_code == EXIT_BAD_DAEMON:
+            return "BAD_DAEMON"
+        if self.runtime == "docker" and exit_code == EXIT_LOW_DOCKER_SPACE:
+            return "LOW_DOCKER_SPACE"
+        return "HEALTH_FAIL"
 
     def _cleanup_result(self, plan: NodeTaskPlan, ok: bool, now: datetime) -> None:
         if ok:
