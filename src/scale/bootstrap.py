@@ -55,6 +55,9 @@ def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
         "task_handling_s": p.task_handling,
         "reconciliation_s": p.reconciliation,
         "messaging_s": p.messaging,
+        "runtime": settings.runtime,
+        "health_period_s": p.health_check,
+        "health_retry_s": p.health_retry,
         # Where tasks really run, the message handlers and the database update are system tasks
         # on the nodes; on the simulation nothing runs, so handlers stay in this process.
         "system_tasks": settings.backend != "sim",

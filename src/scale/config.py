@@ -34,6 +34,9 @@ class LoopPeriods:
     task_handling: float = 5.0
     reconciliation: float = 1.0
     messaging: float = 1.0
+    #: node health checks (DESIGN §8): after a finished check, and after a failed one
+    health_check: float = 300.0
+    health_retry: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Settings:
     periods: LoopPeriods = field(default_factory=LoopPeriods)
     public_read: bool = True
     log_level: str = "INFO"
+    #: where job types run: ``process`` or ``docker`` (``--runtime``, ``SCALE_RUNTIME``)
+    runtime: str = "process"
 
     @property
     def resolved_database_url(self) -> str:
@@ -71,6 +76,8 @@ class Settings:
             values["public_read"] = _env_bool(env["SCALE_PUBLIC_READ"])
         if "SCALE_LOG_LEVEL" in env:
             values["log_level"] = env["SCALE_LOG_LEVEL"]
+        if env.get("SCALE_RUNTIME"):
+            values["runtime"] = env["SCALE_RUNTIME"]
         if env.get("SCALE_RAY_ADDRESS"):
             values["ray_address"] = env["SCALE_RAY_ADDRESS"]
         periods = {
@@ -92,6 +99,8 @@ class Settings:
             raise InvalidRequest("nodes: must be at least 1")
         if not 0 < self.port < 65536:
             raise InvalidRequest("port: must be between 1 and 65535")
+        if self.runtime not in {"process", "docker"}:
+            raise InvalidRequest("runtime: must be one of process, docker")
         if self.backend not in {"local", "sim", "ray"}:
             raise InvalidRequest("backend: must be one of local, sim, ray")
         if self.backend == "ray" and not self.ray_address:
