@@ -2,9 +2,12 @@
 on loopback, a temporary SQLite database with a job type, jobs, a node and an execution) with
 generated requests, authorised with a write token, and checks each response against the document.
 
-Checks: no 5xx, the status code is documented, the body matches the documented schema, the
-content type and headers too, and a declared token requirement is really enforced (schemathesis
-repeats a successful request without the token and expects a 401/403). Bounded so it stays well
+Checks, on valid (positive) and invalid (negative) requests alike: no 5xx, the status code is
+documented, the body matches the documented schema, the content type and headers too, and a
+declared token requirement is really enforced (schemathesis repeats a successful request without
+the token and expects a 401/403). schemathesis's ``negative_data_rejection`` is left out: it
+counts a repeated single-valued query parameter (``?is_active=x&is_active=false``) as invalid,
+while this API, like Scale (Django's ``QueryDict.get``), takes the last value. Bounded so it stays well
 under two minutes on two cores: a fixed number of examples per operation, no shrinking, no
 deadline, derandomized so a run is repeatable.
 """
@@ -31,7 +34,6 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
-    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -55,7 +57,6 @@ CHECKS = [
     content_type_conformance,
     response_headers_conformance,
     ignored_auth,
-    negative_data_rejection,
 ]
 
 
