@@ -2,6 +2,7 @@
 
 - ``local``: this host, optionally split into virtual nodes; tasks are real subprocesses.
 - ``sim``: a SIMULATION of a cluster for scheduler tests and benchmarks; nothing runs.
+- ``ray``: a Ray cluster (DESIGN §12); each task runs in a Ray actor. Needs the ``ray`` extra.
 
 Implementations are imported lazily so that choosing one never imports the other's
 dependencies.
@@ -13,7 +14,7 @@ from typing import Any
 
 from scale.scheduler.ports import Backend
 
-BACKEND_NAMES: tuple[str, ...] = ("local", "sim")
+BACKEND_NAMES: tuple[str, ...] = ("local", "sim", "ray")
 
 __all__ = ["BACKEND_NAMES", "make_backend"]
 
@@ -39,4 +40,12 @@ def make_backend(name: str, **kwargs: Any) -> Backend:
         if "nodes" not in kwargs:
             kwargs["nodes"] = make_sim_nodes(num_nodes, seed=seed)
         return SimBackend(**kwargs)
+    if name == "ray":
+        try:
+            from scale.backends.ray.backend import RayBackend
+        except ImportError as exc:  # Ray is an optional extra
+            raise ValueError(f"the ray backend needs Ray: pip install 'scale-python[ray]' ({exc})") from exc
+
+        kwargs.pop("data_dir", None)
+        return RayBackend(**kwargs)
     raise ValueError(f"unknown backend {name!r}; valid choices: {', '.join(BACKEND_NAMES)}")

@@ -149,18 +149,27 @@ def api(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -
 @app.command()
 def scheduler(
     data_dir: DataDir = None,
-    backend: Annotated[str, typer.Option("--backend", help="local or sim (a simulation)")] = "local",
+    backend: Annotated[str, typer.Option("--backend", help="local, ray or sim (a simulation)")] = "local",
     nodes: Annotated[int, typer.Option("--nodes", help="Local backend: split this host into N nodes")] = 1,
     sim_nodes: Annotated[
         int, typer.Option("--sim-nodes", help="Sim backend: number of simulated nodes")
     ] = 10,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="Ray backend: the cluster's GCS HOST:PORT (or SCALE_RAY_ADDRESS)"),
+    ] = None,
     runtime: Runtime = None,
 ) -> None:
     """Run the scheduler only; stops cleanly on Ctrl-C or SIGTERM."""
     from scale.bootstrap import build_database, build_scheduler_service
 
     settings = _settings(
-        data_dir=data_dir, backend=backend, nodes=nodes, sim_nodes=sim_nodes, runtime=runtime
+        data_dir=data_dir,
+        backend=backend,
+        nodes=nodes,
+        sim_nodes=sim_nodes,
+        runtime=runtime,
+        ray_address=ray_address,
     )
     _logging(settings)
     db = build_database(settings)
