@@ -12,6 +12,7 @@ from typing import Any
 from scale.backends import make_backend
 from scale.clock import SystemClock
 from scale.config import Settings
+from scale.messaging.base import Transport
 from scale.messaging.pool import ThreadHandlerPool
 from scale.messaging.transport import DatabaseTransport
 from scale.messaging.worker import MessageWorker
@@ -74,10 +75,21 @@ def system_task_env(settings: Settings) -> dict[str, str]:
         "SCALE_DATA_DIR": str(settings.data_dir.resolve()),
         "SCALE_LOG_LEVEL": settings.log_level,
     }
-    broker_url = getattr(settings, "broker_url", None)
-    if broker_url:
-        env["SCALE_BROKER_URL"] = str(broker_url)
+    if settings.broker_url:
+        env["SCALE_BROKER_URL"] = settings.broker_url
+        env["SCALE_BROKER_QUEUE"] = settings.broker_queue
     return env
+
+
+def build_transport(settings: Settings, db: Database) -> Transport:
+    """A transport for one handler thread or process: RabbitMQ when ``SCALE_BROKER_URL`` is set
+    (behind the database outbox), else the database itself. An AMQP connection belongs to one
+    thread, so each caller gets its own."""
+    if settings.broker_url:
+        from scale.messaging.amqp import AmqpTransport
+
+        return AmqpTransport(db, settings.broker_url, queue=settings.broker_queue)
+    return DatabaseTransport(db)
 
 
 @dataclass
@@ -130,8 +142,7 @@ def build_scheduler_service(
     if run_db_update:
         update_database(db)
         completed = clock.now()
-    transport = DatabaseTransport(db)
-    pool = ThreadHandlerPool(lambda: MessageWorker(transport, HANDLERS, now=clock.now))
+    pool = ThreadHandlerPool(lambda: MessageWorker(build_transport(settings, db), HANDLERS, now=clock.now))
     backend = backend or build_backend(settings, clock)
     scheduler = Scheduler(
         backend=backend,

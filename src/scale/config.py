@@ -50,6 +50,10 @@ class Settings:
     sim_nodes: int = 10
     #: the Ray backend: the cluster's GCS ``HOST:PORT`` (``--ray-address``, ``SCALE_RAY_ADDRESS``)
     ray_address: str | None = None
+    #: RabbitMQ for command messages (``SCALE_BROKER_URL=amqp://...``); None: the database transport
+    broker_url: str | None = None
+    #: the durable queue on that broker (``SCALE_BROKER_QUEUE``); one per cluster sharing a broker
+    broker_queue: str = "scale.messages"
     status_freshness_s: float = 12.0
     periods: LoopPeriods = field(default_factory=LoopPeriods)
     public_read: bool = True
@@ -74,6 +78,10 @@ class Settings:
             values["database_url"] = env["SCALE_DATABASE_URL"]
         if "SCALE_PUBLIC_READ" in env:
             values["public_read"] = _env_bool(env["SCALE_PUBLIC_READ"])
+        if env.get("SCALE_BROKER_URL"):
+            values["broker_url"] = env["SCALE_BROKER_URL"]
+        if env.get("SCALE_BROKER_QUEUE"):
+            values["broker_queue"] = env["SCALE_BROKER_QUEUE"]
         if "SCALE_LOG_LEVEL" in env:
             values["log_level"] = env["SCALE_LOG_LEVEL"]
         if env.get("SCALE_RUNTIME"):
@@ -97,6 +105,8 @@ class Settings:
     def validate(self) -> None:
         if self.nodes < 1:
             raise InvalidRequest("nodes: must be at least 1")
+        if self.broker_url is not None and not self.broker_url.startswith(("amqp://", "amqps://")):
+            raise InvalidRequest("broker_url: must be an amqp:// or amqps:// URL")
         if not 0 < self.port < 65536:
             raise InvalidRequest("port: must be between 1 and 65535")
         if self.runtime not in {"process", "docker"}:

@@ -208,18 +208,18 @@ def message_handler(
     data_dir: DataDir = None,
     once: Annotated[bool, typer.Option("--once", help="Apply what is queued, then exit")] = False,
 ) -> None:
-    """Apply command messages from the database transport until stopped."""
-    from scale.bootstrap import build_database
-    from scale.messaging.transport import DatabaseTransport
+    """Apply command messages (database transport, or RabbitMQ with SCALE_BROKER_URL) until stopped."""
+    from scale.bootstrap import build_database, build_transport
     from scale.messaging.worker import MessageWorker
     from scale.services.handlers import HANDLERS
 
     settings = _settings(data_dir=data_dir)
     _logging(settings)
     db = build_database(settings)
-    worker = MessageWorker(DatabaseTransport(db), HANDLERS)
+    worker = MessageWorker(build_transport(settings, db), HANDLERS)
     if once:
         count = worker.drain()
+        worker.transport.close()
         console.print(f"Handled {count} message(s).")
         db.dispose()
         return

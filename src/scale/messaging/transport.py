@@ -1,4 +1,4 @@
-"""The database transport for command messages (the default; RabbitMQ comes later).
+"""The database transport for command messages (the default; RabbitMQ is ``messaging.amqp``).
 
 A handler claims a batch by stamping a lease on rows nobody holds (``FOR UPDATE SKIP LOCKED``
 on PostgreSQL, so several handlers never wait on each other), applies each message and deletes
@@ -65,6 +65,12 @@ class DatabaseTransport:
     def ack(self, session: Session, message_id: int) -> None:
         """Delete an applied message inside the transaction that applied it."""
         session.execute(delete(MessageRow).where(MessageRow.id == message_id))
+
+    def done(self, message_id: int) -> None:
+        """Nothing left to do: the row went with the applying transaction."""
+
+    def close(self) -> None:
+        """Nothing held: an unfinished claim simply runs out its lease."""
 
     def fail(self, message_id: int, error: str) -> bool:
         """Record a failed attempt and release the claim; returns True when the message is now dead."""

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from scale.messaging.base import Transport
 from scale.messaging.messages import ClaimedMessage, Message
-from scale.messaging.transport import DatabaseTransport
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ Handler = Callable[[Session, dict[str, Any], datetime], list[Message] | None]
 class MessageWorker:
     def __init__(
         self,
-        transport: DatabaseTransport,
+        transport: Transport,
         handlers: Mapping[str, Handler],
         *,
         batch_size: int = 20,
@@ -73,15 +73,23 @@ class MessageWorker:
             )
             return False
         self.applied += 1
+        try:
+            self.transport.done(message.id)
+        except Exception:
+            # Applied and committed: the worst case is a redelivery, which the handler ignores.
+            log.warning("message %s applied but not acknowledged", message.id, exc_info=True)
         return True
 
     def run(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
         """Loop until ``stop`` is set; waits a little when there is nothing to do."""
-        while not stop.is_set():
-            try:
-                n = self.tick()
-            except Exception:
-                log.exception("message handler tick failed")
-                n = 0
-            if n == 0:
-                stop.wait(idle_wait)
+        try:
+            while not stop.is_set():
+                try:
+                    n = self.tick()
+                except Exception:
+                    log.exception("message handler tick failed")
+                    n = 0
+                if n == 0:
+                    stop.wait(idle_wait)
+        finally:
+            self.transport.close()

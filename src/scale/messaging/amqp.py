@@ -1,0 +1,313 @@
+"""RabbitMQ (AMQP 0-9-1) transport, behind a transactional outbox in the database.
+
+Why an outbox: a producer's change and its message must commit together, and no broker can
+join a database transaction. So producers keep writing ``message`` rows inside their own
+transaction (``add``, exactly as on the database transport), and a relay moves those rows to
+a durable queue as persistent messages, deleting a row only after the broker confirmed it
+(publisher confirms). A relay killed between the confirm and the delete publishes the row
+again after its lease runs out: a duplicate, never a loss.
+
+Consumers take messages with manual acks and a prefetch window, apply each in a database
+transaction, commit, then ack. A consumer killed between commit and ack gets the message
+redelivered to another one; the handlers are idempotent (``services.handlers``), so applying
+it twice changes nothing the second time.
+
+Failure counting: a failed message is republished to the back of the queue with the attempt
+count and the error in its headers, then the original is acked. We count in a header rather
+than rely on a quorum queue's ``x-delivery-count``: it works on the plain durable classic
+queue of any RabbitMQ, a failing message goes to the *back* of the queue so it never holds up
+the ones behind it, and the error of the last try travels with it, which the dead-letter
+store must show. On the fifth failure the message is written to the ``message`` table as a
+dead row (what ``GET /v6/messages/dead-letters/`` lists) and acked. The price: a message that
+kills its consumer process outright (rather than raising) is redelivered without being counted.
+
+pika's ``BlockingConnection`` is synchronous, which fits the thread-per-handler pool, and not
+thread-safe: each handler thread or process owns one ``AmqpTransport``. It connects lazily, so
+the connection is made by the thread that uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from scale.messaging.messages import ClaimedMessage, Message
+from scale.messaging.transport import MAX_ATTEMPTS, DatabaseTransport
+from scale.store.db import Database
+from scale.store.tables import MessageRow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE = "scale.messages"
+ATTEMPTS_HEADER = "x-scale-attempts"
+ERROR_HEADER = "x-scale-error"
+CREATED_HEADER = "x-scale-created"
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    tag: int
+    type: str
+    body: dict[str, Any]
+    attempts: int
+    created: datetime | None
+
+
+class AmqpTransport:
+    """One consumer's (and relay's) view of the broker. See the module docstring."""
+
+    name = "amqp"
+
+    def __init__(
+        self,
+        db: Database,
+        url: str,
+        *,
+        queue: str = DEFAULT_QUEUE,
+        prefetch: int = 20,
+        max_attempts: int = MAX_ATTEMPTS,
+        relay_batch: int = 200,
+        outbox_lease_s: float = 30.0,
+        poll_s: float = 0.2,
+    ) -> None:
+        self.db = db
+        self.url = url
+        self.queue = queue
+        self.prefetch = prefetch
+        self.max_attempts = max_attempts
+        self.relay_batch = relay_batch
+        self.poll_s = poll_s
+        # The outbox is the database transport's table; its lease keeps two relays from
+        # publishing the same rows (both SQLite and PostgreSQL, SKIP LOCKED on the latter).
+        self.outbox = DatabaseTransport(db, lease_s=outbox_lease_s, max_attempts=max_attempts)
+        self.relayed = 0
+        self._conn: BlockingConnection | None = None
+        self._publisher: BlockingChannel | None = None
+        self._consumer: BlockingChannel | None = None
+        self._buffer: deque[_Delivery] = deque()
+        self._inflight: dict[int, _Delivery] = {}
+
+    # ------------------------------------------------------------------ producing
+
+    def add(self, session: Session, messages: Sequence[Message], now: datetime | None = None) -> None:
+        """Write to the outbox inside the caller's transaction; the relay publishes later."""
+        self.outbox.add(session, messages, now)
+
+    def send(self, messages: Sequence[Message]) -> None:
+        self.outbox.send(messages)
+
+    def relay(self) -> int:
+        """Publish a batch of outbox rows (confirmed by the broker), then delete them."""
+        rows = self.outbox.claim(self.relay_batch)
+        if not rows:
+            return 0
+        with self._broker_errors():
+            channel = self._publish_channel()
+            for row in rows:
+                self._publish(channel, row.type, row.body, attempts=row.attempts, created=None)
+        with self.db.session() as session:
+            ids = [row.id for row in rows]
+            session.execute(delete(MessageRow).where(MessageRow.id.in_(ids), MessageRow.dead.is_(False)))
+        self.relayed += len(rows)
+        return len(rows)
+
+    # ------------------------------------------------------------------ consuming
+
+    def claim(self, limit: int = 20) -> list[ClaimedMessage]:
+        """Relay what the outbox holds, then take up to ``limit`` deliveries (waiting up to
+        ``poll_s`` for the first one)."""
+        self.relay()
+        with self._broker_errors():
+            self._consume_channel()
+            assert self._conn is not None
+            self._conn.process_data_events(time_limit=0)
+            if not self._buffer and self.poll_s > 0:
+                self._conn.process_data_events(time_limit=self.poll_s)
+        claimed: list[ClaimedMessage] = []
+        while self._buffer and len(claimed) < limit:
+            delivery = self._buffer.popleft()
+            self._inflight[delivery.tag] = delivery
+            claimed.append(ClaimedMessage(delivery.tag, delivery.type, delivery.body, delivery.attempts))
+        return claimed
+
+    def ack(self, session: Session, message_id: int) -> None:
+        """Nothing to do inside the transaction: the broker ack comes in ``done``."""
+
+    def done(self, message_id: int) -> None:
+        if self._inflight.pop(message_id, None) is None:
+            return
+        with self._broker_errors():
+            assert self._consumer is not None
+            self._consumer.basic_ack(delivery_tag=message_id)
+
+    def fail(self, message_id: int, error: str) -> bool:
+        delivery = self._inflight.pop(message_id, None)
+        if delivery is None:
+            return False
+        attempts = delivery.attempts + 1
+        error = error[-4000:]
+        dead = attempts >= self.max_attempts
+        if dead:
+            # Dead letters live where the database transport keeps them, so one API lists both.
+            with self.db.session() as session:
+                session.add(
+                    MessageRow(
+                        type=delivery.type[:100],
+                        body=delivery.body,
+                        created=delivery.created or datetime.now(UTC),
+                        attempts=attempts,
+                        last_error=error,
+                        dead=True,
+                    )
+                )
+        with self._broker_errors():
+            if not dead:
+                self._publish(
+                    self._publish_channel(),
+                    delivery.type,
+                    delivery.body,
+                    attempts=attempts,
+                    created=delivery.created,
+                    error=error,
+                )
+            assert self._consumer is not None
+            self._consumer.basic_ack(delivery_tag=message_id)
+        return dead
+
+    # ------------------------------------------------------------------ monitoring
+
+    def depth(self) -> int:
+        """Messages ready in the broker queue (those a consumer holds unacked are not counted)."""
+        with self._broker_errors():
+            result = self._publish_channel().queue_declare(self.queue, durable=True, passive=True)
+        return int(result.method.message_count)
+
+    def backlog(self) -> int:
+        return self.outbox.backlog() + self.depth()
+
+    def dead_count(self) -> int:
+        return self.outbox.dead_count()
+
+    def close(self) -> None:
+        """Close the connection; unacked deliveries go back to the queue for another consumer."""
+        conn, self._conn = self._conn, None
+        self._publisher = self._consumer = None
+        self._buffer.clear()
+        self._inflight.clear()
+        if conn is not None and conn.is_open:
+            try:
+                conn.close()
+            except Exception:  # closing is best effort: the broker requeues on disconnect anyway
+                log.debug("closing the AMQP connection failed", exc_info=True)
+
+    def delete_queue(self) -> None:
+        """Drop the queue and what it holds (tests, and tearing down a cluster)."""
+        with self._broker_errors():
+            self._publish_channel().queue_delete(self.queue)
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _connection(self) -> BlockingConnection:
+        if self._conn is None or not self._conn.is_open:
+            self._conn = pika.BlockingConnection(pika.URLParameters(self.url))
+            self._publisher = self._consumer = None
+        return self._conn
+
+    def _publish_channel(self) -> BlockingChannel:
+        if self._publisher is None or not self._publisher.is_open:
+            channel = self._connection().channel()
+            channel.confirm_delivery()
+            channel.queue_declare(self.queue, durable=True)
+            self._publisher = channel
+        return self._publisher
+
+    def _consume_channel(self) -> BlockingChannel:
+        if self._consumer is None or not self._consumer.is_open:
+            channel = self._connection().channel()
+            channel.queue_declare(self.queue, durable=True)
+            channel.basic_qos(prefetch_count=self.prefetch)
+            channel.basic_consume(self.queue, self._on_message, auto_ack=False)
+            self._consumer = channel
+            self._buffer.clear()
+            self._inflight.clear()
+        return self._consumer
+
+    def _publish(
+        self,
+        channel: BlockingChannel,
+        type_: str,
+        body: dict[str, Any],
+        *,
+        attempts: int,
+        created: datetime | None,
+        error: str | None = None,
+    ) -> None:
+        headers: dict[str, Any] = {ATTEMPTS_HEADER: attempts}
+        if created is not None:
+            headers[CREATED_HEADER] = created.isoformat()
+        if error is not None:
+            headers[ERROR_HEADER] = error
+        # With confirms on, basic_publish returns once the broker has the (persistent, durable)
+        # message, and raises if it was refused or could not be routed.
+        channel.basic_publish(
+            exchange="",
+            routing_key=self.queue,
+            body=json.dumps(body).encode(),
+            properties=pika.BasicProperties(
+                content_type="application/json",
+                delivery_mode=pika.DeliveryMode.Persistent,
+                type=type_,
+                headers=headers,
+            ),
+            mandatory=True,
+        )
+
+    def _on_message(
+        self,
+        channel: BlockingChannel,
+        method: pika.spec.Basic.Deliver,
+        properties: pika.BasicProperties,
+        body: bytes,
+    ) -> None:
+        headers = properties.headers or {}
+        try:
+            parsed = json.loads(body)
+            if not isinstance(parsed, dict):
+                raise ValueError("not a JSON object")
+        except ValueError:
+            # Still handed to the worker: it fails for want of a handler and ends a dead letter.
+            parsed = {"undecodable": body.decode(errors="replace")}
+        created_text = headers.get(CREATED_HEADER)
+        created = datetime.fromisoformat(created_text) if isinstance(created_text, str) else None
+        self._buffer.append(
+            _Delivery(
+                tag=method.delivery_tag,
+                type=properties.type or "",
+                body=parsed,
+                attempts=int(headers.get(ATTEMPTS_HEADER, 0)),
+                created=created,
+            )
+        )
+
+    @contextmanager
+    def _broker_errors(self) -> Iterator[None]:
+        """On a broker error drop the connection (the broker requeues what we held) and re-raise;
+        the next call connects afresh."""
+        try:
+            yield
+        except (pika.exceptions.AMQPError, OSError):
+            self.close()
+            raise
