@@ -338,6 +338,27 @@ class LocalBackend:
             if task.kill_sent_at is None and task.returncode() is None:
                 task.kill_sent_at = self._clock.monotonic()
                 self._send_term(task)
+                self._remove_container(task.spec)
+
+    def _remove_container(self, spec: TaskSpec) -> None:
+        """A container task's runner kills its container on SIGTERM; remove it from here too, so
+        the container goes even when the runner is stuck or SIGKILLed (``runtime/docker.py``)."""
+        name = spec.env.get("SCALE_CONTAINER_NAME")
+        if not spec.image or not name:
+            return
+        try:
+            remover = subprocess.Popen(
+                ["docker", "rm", "--force", "--volumes", name],
+                env={**os.environ, **spec.env},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            logger.warning("cannot remove container %s: %s", name, exc)
+            return
+        self._exiting.append(remover)  # reaped with the supervisors
 
     def reconcile(self, task_ids: Sequence[str]) -> None:
         """Queue one update per id with the task's true state for the next poll."""
