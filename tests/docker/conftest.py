@@ -36,6 +36,8 @@ IMAGE = "scale-test:1"
 ABSENT_IMAGE = "127.0.0.1:1/scale-absent:1"
 #: Node health checks every 2 s (1 s after a failure) so engine trouble shows at once.
 FAST_HEALTH = {"SCALE_PERIOD_HEALTH_CHECK": "2", "SCALE_PERIOD_HEALTH_RETRY": "1"}
+#: Timeouts are checked every second rather than every 5 s.
+FAST_TIMEOUTS = {"SCALE_PERIOD_TASK_HANDLING": "1"}
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 
@@ -267,7 +269,7 @@ def _answers(c: Cluster) -> bool:
 def docker_cluster(data_dir: Path, engine: Engine, *, nodes: int = 2) -> Iterator[Cluster]:
     """``scale up --runtime docker`` against our engine, on SQLite."""
     port = free_port()
-    env = {**os.environ, **FAST_PERIODS, **FAST_HEALTH, "DOCKER_HOST": engine.host}
+    env = {**os.environ, **FAST_PERIODS, **FAST_HEALTH, **FAST_TIMEOUTS, "DOCKER_HOST": engine.host}
     env.pop("SCALE_DATABASE_URL", None)
     env.pop("SCALE_RUNTIME", None)
     c = Cluster(f"http://127.0.0.1:{port}", data_dir, env)

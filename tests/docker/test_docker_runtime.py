@@ -192,6 +192,18 @@ def test_cancel_kills_the_container(cluster: Cluster, engine: Engine) -> None:
     wait_until(lambda: job(c, job_id)["status"] == "CANCELED", timeout=30, what="the job to be CANCELED")
 
 
+def test_a_timeout_kills_the_container(cluster: Cluster, engine: Engine) -> None:
+    c = cluster
+    body = in_docker(exit_code_job_type(), name="overtime", command="sleep 300")
+    body["manifest"]["job"]["timeout"] = 2
+    type_id = create_job_type(c, body)
+    job_id = int(c.post("/v6/jobs/", {"job_type_id": type_id, "input": {}}).json()["id"])
+    name = running_container(engine, job_id)
+    wait_until(lambda: name not in engine.containers(), timeout=20, interval=0.2, what="the container to go")
+    wait_until(lambda: job(c, job_id)["status"] == "FAILED", timeout=30, what="the job to fail")
+    assert job(c, job_id)["error"]["name"] == "timeout"
+
+
 def test_an_image_that_cannot_be_pulled_fails_with_pull(cluster: Cluster) -> None:
     c = cluster
     body = one_try(in_docker(exit_code_job_type(), name="absent-image", command="true"))
