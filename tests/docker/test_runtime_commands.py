@@ -45,6 +45,7 @@ def test_the_run_command_line_carries_the_allocation(tmp_path: Path) -> None:
     assert f"--label scale.exe_root={workdir.parent}" in joined
     assert f"--volume {workdir}:{workdir} --workdir {workdir}" in joined
     assert "--network none" in joined
+    assert "--pull never" in joined
     assert "--cpus 1.5 --memory 256m --memory-swap 256m" in joined
     assert '--gpus "device=0,3"' in joined
     passed = [argv[i + 1] for i, a in enumerate(argv) if a == "--env"]

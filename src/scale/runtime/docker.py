@@ -177,6 +177,9 @@ def run_argv(
         f"{LABEL_EXE_ROOT}={workdir.parent}",
         "--network",
         "none",
+        # The pull task is the one place an image is fetched (and fails with ``pull``).
+        "--pull",
+        "never",
         "--volume",
         f"{workdir}:{workdir}",
         "--workdir",
@@ -241,7 +244,7 @@ def run(image: str, command: str, *, env: Mapping[str, str], workdir: Path) -> i
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    # A container of this name is left by an earlier attempt at this step (a lost task).
+    # A container of this name may be left by an earlier attempt at this step (a lost task).
     docker("rm", "--force", "--volumes", name)
     user = None if os.getuid() == 0 else f"{os.getuid()}:{os.getgid()}"
     argv = run_argv(image, command, name=name, workdir=workdir, env=env, user=user)
