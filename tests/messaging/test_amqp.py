@@ -8,6 +8,7 @@ tests skip with the reason when it is down, and fail instead under ``CI=true``.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from scale.config import Settings
 from scale.messaging.amqp import AmqpTransport
 from scale.messaging.base import Transport
 from scale.messaging.messages import Message
+from scale.messaging.monitor import MessagingMonitor, MessagingStats
 from scale.messaging.pool import ThreadHandlerPool
 from scale.messaging.transport import DatabaseTransport
 from scale.messaging.worker import MessageWorker
@@ -225,3 +227,32 @@ def test_backlog_counts_the_outbox_and_the_broker_queue(
     worker = MessageWorker(transport, HANDLERS)
     wait_until(lambda: worker.tick() and transport.backlog() == 0, timeout=10, what="the queue drained")
     assert worker.applied == 5
+
+
+def test_the_monitor_reports_backlog_consumers_and_dead_letters(
+    db: Database, make_transport: Callable[[], AmqpTransport]
+) -> None:
+    """What the status's ``msg_queue`` shows, for both transports."""
+    assert MessagingMonitor(DatabaseTransport(db)).sample() == MessagingStats("database", 0, 0, None, 0)
+    producer = make_transport()
+    producer.send([Message("restart_scheduler", {}) for _ in range(3)])
+    monitor = MessagingMonitor(make_transport())
+    assert monitor.sample() == MessagingStats("amqp", 3, 0, 0, 0)
+    producer.relay()
+    stats = wait_until(lambda: (s := monitor.sample()).broker == 3 and s, timeout=10, what="three queued")
+    assert (stats.outbox, stats.backlog) == (0, 3)
+    worker = MessageWorker(make_transport(), HANDLERS)
+    wait_until(lambda: worker.tick() or worker.applied == 3, timeout=10, what="the queue drained")
+    stats = wait_until(lambda: (s := monitor.sample()).consumers == 1 and s, timeout=10, what="a consumer")
+    assert (stats.backlog, stats.dead) == (0, 0)
+
+
+def test_the_monitor_reports_a_broker_that_does_not_answer(db: Database) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = AmqpTransport(db, f"amqp://guest:guest@127.0.0.1:{port}/%2F?connection_attempts=1")
+    down.send([Message("restart_scheduler", {})])
+    stats = MessagingMonitor(down).sample()
+    assert (stats.outbox, stats.broker, stats.backlog) == (1, None, 1)
+    assert stats.error

@@ -190,9 +190,13 @@ class AmqpTransport:
 
     def depth(self) -> int:
         """Messages ready in the broker queue (those a consumer holds unacked are not counted)."""
+        return self.queue_counts()[0]
+
+    def queue_counts(self) -> tuple[int, int]:
+        """(messages ready, consumers attached) on the broker queue."""
         with self._broker_errors():
             result = self._publish_channel().queue_declare(self.queue, durable=True, passive=True)
-        return int(result.method.message_count)
+        return int(result.method.message_count), int(result.method.consumer_count)
 
     def backlog(self) -> int:
         return self.outbox.backlog() + self.depth()
@@ -222,7 +226,12 @@ class AmqpTransport:
 
     def _connection(self) -> BlockingConnection:
         if self._conn is None or not self._conn.is_open:
-            self._conn = pika.BlockingConnection(pika.URLParameters(self.url))
+            params = pika.URLParameters(self.url)
+            if "blocked_connection_timeout" not in self.url:
+                # A broker short of memory or disk blocks publishers; give up (and retry later)
+                # rather than hang a handler or the status loop for good.
+                params.blocked_connection_timeout = 30.0
+            self._conn = pika.BlockingConnection(params)
             self._publisher = self._consumer = None
         return self._conn
 
