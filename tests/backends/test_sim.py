@@ -365,7 +365,7 @@ def test_offer_book_and_final_updates(clock: FakeClock) -> None:
 
 
 def test_make_backend_builds_each_backend(tmp_path: Path, clock: FakeClock) -> None:
-    assert BACKEND_NAMES == ("local", "sim")
+    assert BACKEND_NAMES == ("local", "sim", "ray")  # ray is built in tests/ray on a real cluster
     sim = make_backend("sim", num_nodes=3, seed=5, clock=clock, data_dir=tmp_path)
     assert isinstance(sim, SimBackend)
     assert sim.name == "sim"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, FastAPI
 
 import scale
-from scale.api.auth import authorize
+from scale.api.auth import API_PREFIX, authorize
 from scale.api.deps import AppContext, reject_nul
 from scale.api.errors import install_error_handlers
 from scale.api.openapi import install_openapi
@@ -24,8 +24,6 @@ from scale.clock import SystemClock
 from scale.config import Settings
 from scale.scheduler.ports import Clock
 from scale.store.db import Database
-
-API_PREFIX = "/v6"
 
 
 def create_app(settings: Settings, db: Database, *, clock: Clock | None = None) -> FastAPI:

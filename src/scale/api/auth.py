@@ -24,6 +24,8 @@ from scale.exceptions import Forbidden, Unauthorized
 from scale.services import tokens
 from scale.services.tokens import TokenScope
 
+#: The prefix every route this module guards is mounted under.
+API_PREFIX = "/v6"
 #: Route paths (relative to ``/v6``) that need no token whatever the settings.
 ALWAYS_OPEN = frozenset({"/version/"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -71,8 +73,12 @@ def authorize(request: Request, context: Annotated[AppContext, Depends(get_conte
     FastAPI parses it before any dependency runs).
     """
     route = request.scope.get("route")
-    # Under /v6 the matched route is the one declared in its module, so its template has no /v6.
-    access = access_for(request.method, route.path_format) if isinstance(route, APIRoute) else Access.WRITE
+    # FastAPI hands over the route as its module declared it (no /v6); older versions copied it
+    # with the prefix. Either way the template relative to /v6 is what the rule is written in.
+    if isinstance(route, APIRoute):
+        access = access_for(request.method, route.path_format.removeprefix(API_PREFIX))
+    else:
+        access = Access.WRITE  # not a route we know: refuse rather than guess
     if not needs_token(access, public_read=context.settings.public_read):
         return
     token = token_from_header(request.headers.get("authorization"))
