@@ -1,0 +1,454 @@
+"""Benchmark 3 of issue 6: the REST API under load, with the scheduler running (a SIMULATION).
+
+``python bench/api_load.py --clients 50 --seconds 20``
+
+1. A temporary data directory gets a migrated SQLite database with ``--jobs`` queued jobs.
+2. The system starts as ``scale up`` does (API, scheduler loops and message handlers in one
+   process), on the ``sim`` backend with ``--nodes`` simulated nodes, as a real subprocess on a
+   free loopback port (``python bench/api_load.py --serve ...``).
+3. Once ``GET /v6/status/`` answers 200, a SECOND process (the load generator) holds
+   ``--clients`` keep-alive connections and sends requests back to back for ``--seconds`` to
+   ``GET /v6/status/``, then for as long to ``GET /v6/jobs/?page_size=100``.
+
+The load generator is a small asyncio HTTP/1.1 client on raw streams (``--client raw``, the
+default) because on a 2-cpu machine it shares the cpus with the server: httpx
+(``--client httpx``) spends several times more cpu per request, which the server then lacks.
+Both the generator's cpu and the server's (API and scheduler threads together) are reported,
+as a share of one cpu, so the numbers can be read honestly. Latency is measured per request,
+from just before it is written to when its whole body has been read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+# ``python bench/api_load.py`` puts bench/ on the path, not the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.scheduling import populate
+
+STATUS_PATH = "/v6/status/"
+JOBS_PATH = "/v6/jobs/?page_size=100"
+STATUS_TARGET_RPS = 3000.0
+STATUS_TARGET_P99_MS = 20.0
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def serve(data_dir: Path, port: int, nodes: int) -> None:
+    """Run what ``scale up --backend sim`` runs, with ``nodes`` simulated nodes, until SIGTERM."""
+    from scale.api.app import create_app
+    from scale.bootstrap import build_database, build_scheduler_service
+    from scale.cli.main import _serve
+    from scale.config import Settings
+
+    settings = Settings(
+        data_dir=data_dir, port=port, backend="sim", sim_nodes=nodes, log_level="WARNING", public_read=True
+    )
+    db = build_database(settings)
+    service = build_scheduler_service(settings, db)
+    service.start(background=True)
+    try:
+        _serve(settings, create_app(settings, db))
+    finally:
+        service.stop()
+        db.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system cpu seconds of a process, all its threads, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    """The system under test, as a subprocess with its own temporary data directory."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    data_dir: Path
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def start_server(*, nodes: int, jobs: int, ready_timeout_s: float = 120.0) -> Server:
+    """Populate a fresh database, start the server on a free port, wait for a fresh status."""
+    from scale.store.db import Database
+    from scale.store.migrate import update_database
+
+    data_dir = Path(tempfile.mkdtemp(prefix="scale-api-load-"))
+    db = Database(f"sqlite:///{(data_dir / 'scale.db').resolve()}")
+    update_database(db)
+    populate(db, jobs, datetime.now(UTC) - timedelta(seconds=1))
+    db.dispose()
+
+    port = free_port()
+    log = data_dir / "server.log"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--data-dir", str(data_dir)]
+    cmd += ["--port", str(port), "--nodes", str(nodes)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(process=process, port=port, data_dir=data_dir, log=log)
+    deadline = time.monotonic() + ready_timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            text = log.read_text(errors="replace")
+            server.stop()
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{text}")
+        try:
+            with urllib.request.urlopen(server.base_url + STATUS_PATH, timeout=5) as response:
+                if response.status == 200:
+                    return server
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    server.stop()
+    raise RuntimeError(f"no 200 from {STATUS_PATH} within {ready_timeout_s:.0f} s")
+
+
+def count_jobs(server: Server, query: str = "") -> int:
+    """How many jobs ``GET /v6/jobs/`` lists (a count only: page_size=1)."""
+    with urllib.request.urlopen(f"{server.base_url}/v6/jobs/?page_size=1{query}", timeout=30) as response:
+        return int(json.load(response)["count"])
+
+
+def open_jobs(server: Server) -> int:
+    """Jobs still QUEUED or RUNNING."""
+    return count_jobs(server, "&status=QUEUED&status=RUNNING")
+
+
+def settle(server: Server, timeout_s: float = 300.0) -> float:
+    """Wait until every job has ended, so the load meets an idle (but running) scheduler."""
+    start = time.monotonic()
+    while open_jobs(server):
+        if time.monotonic() - start > timeout_s:
+            raise RuntimeError(f"jobs still open after {timeout_s:.0f} s")
+        time.sleep(1.0)
+    return time.monotonic() - start
+
+
+# --------------------------------------------------------------------------- the load generator
+
+
+@dataclass
+class LoadResult:
+    path: str
+    clients: int
+    seconds: float
+    requests: int = 0
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    bytes: int = 0
+    client_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies_ms:
+            return 0.0
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class _RawConnection:
+    """One keep-alive HTTP/1.1 connection: enough of the protocol for GETs against uvicorn."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.host = host
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> _RawConnection:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer, host)
+
+    async def get(self, path: str) -> tuple[int, int]:
+        """(status code, body length); raises on a malformed or closed response."""
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        code = int(lines[0].split(b" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+            elif name.strip().lower() == b"transfer-encoding":
+                raise RuntimeError("chunked responses are not supported by the raw client")
+        if length:
+            await self.reader.readexactly(length)
+        return code, length
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _drive_raw(
+    host: str, port: int, path: str, clients: int, seconds: float, result: LoadResult
+) -> None:
+    connections = [await _RawConnection.open(host, port) for _ in range(clients)]
+    deadline = time.perf_counter() + seconds
+
+    async def client(conn: _RawConnection) -> None:
+        while True:
+            start = time.perf_counter()
+            if start >= deadline:
+                return
+            try:
+                code, length = await conn.get(path)
+            except (OSError, asyncio.IncompleteReadError, RuntimeError, ValueError):
+                result.errors += 1
+                conn.close()
+                conn = await _RawConnection.open(host, port)
+                continue
+            result.latencies_ms.append((time.perf_counter() - start) * 1000.0)
+            result.requests += 1
+            result.bytes += length
+            result.statuses[code] = result.statuses.get(code, 0) + 1
+
+    await asyncio.gather(*(client(c) for c in connections))
+    for conn in connections:
+        conn.close()
+
+
+async def _drive_httpx(base_url: str, path: str, clients: int, seconds: float, result: LoadResult) -> None:
+    import httpx
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as http:
+        deadline = time.perf_counter() + seconds
+
+        async def client() -> None:
+            while True:
+                start = time.perf_counter()
+                if start >= deadline:
+                    return
+                try:
+                    response = await http.get(path)
+                except httpx.HTTPError:
+                    result.errors += 1
+                    continue
+                result.latencies_ms.append((time.perf_counter() - start) * 1000.0)
+                result.requests += 1
+                result.bytes += len(response.content)
+                result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+
+
+def _generator(
+    base_url: str, path: str, clients: int, seconds: float, kind: str, out: mp.Queue[dict[str, Any]]
+) -> None:
+    """The load generator process: one event loop, ``clients`` concurrent connections."""
+    result = LoadResult(path=path, clients=clients, seconds=seconds)
+    host, port = base_url.removeprefix("http://").rsplit(":", 1)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    if kind == "raw":
+        asyncio.run(_drive_raw(host, int(port), path, clients, seconds, result))
+    else:
+        asyncio.run(_drive_httpx(base_url, path, clients, seconds, result))
+    result.seconds = time.perf_counter() - start
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    result.client_cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    out.put(result.__dict__)
+
+
+def drive(server: Server, path: str, *, clients: int, seconds: float, kind: str = "raw") -> LoadResult:
+    """Load ``path`` from a second process for ``seconds``; the server's cpu over the same span."""
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue[dict[str, Any]] = ctx.Queue()
+    process = ctx.Process(target=_generator, args=(server.base_url, path, clients, seconds, kind, queue))
+    server_cpu0 = server.cpu_seconds()
+    process.start()
+    deadline = time.monotonic() + seconds + 120
+    try:
+        while True:
+            try:
+                data = queue.get(timeout=1.0)
+                break
+            except Empty:
+                if not process.is_alive():
+                    raise RuntimeError(f"the load generator exited with {process.exitcode}") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the load generator did not finish") from None
+    finally:
+        process.join(30)
+        if process.is_alive():
+            process.kill()
+    server_cpu1 = server.cpu_seconds()
+    result = LoadResult(**data)
+    result.server_cpu_s = server_cpu1 - server_cpu0
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class ApiLoadResult:
+    status: LoadResult
+    jobs: LoadResult
+    nodes: int
+    jobs_queued: int
+    client: str
+    settled: bool = True
+    job_rows: int = 0
+
+    def table(self) -> str:
+        header = (
+            "endpoint",
+            "rps",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "codes",
+            "errors",
+            "client cpu",
+            "server cpu",
+        )
+        rows = []
+        for r in (self.status, self.jobs):
+            codes = ",".join(f"{c}:{n}" for c, n in sorted(r.statuses.items()))
+            rows.append(
+                (
+                    f"GET {r.path}",
+                    f"{r.rps:.0f}",
+                    f"{r.pct(0.5):.1f}",
+                    f"{r.pct(0.99):.1f}",
+                    f"{r.pct(1.0):.1f}",
+                    codes,
+                    str(r.errors),
+                    f"{r.client_cpu_s / r.seconds:.0%}" if r.seconds else "-",
+                    f"{r.server_cpu_s / r.seconds:.0%}" if r.seconds else "-",
+                )
+            )
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+        lines.append("(cpu: seconds of cpu per second of load; 100% = one full cpu of the machine's 2)")
+        return "\n".join(lines)
+
+    def result_line(self) -> str:
+        return (
+            f"RESULT status_rps={self.status.rps:.1f} status_p99_ms={self.status.pct(0.99):.1f} "
+            f"jobs_rps={self.jobs.rps:.1f} jobs_p99_ms={self.jobs.pct(0.99):.1f} "
+            f"status_p50_ms={self.status.pct(0.5):.1f} jobs_p50_ms={self.jobs.pct(0.5):.1f}"
+        )
+
+
+def run_load(
+    *, clients: int, seconds: float, nodes: int, jobs: int, client: str = "raw", settled: bool = True
+) -> ApiLoadResult:
+    """Start the system, optionally wait for its jobs to end, load each endpoint in turn."""
+    server = start_server(nodes=nodes, jobs=jobs)
+    try:
+        if settled:
+            settle(server)
+        job_rows = count_jobs(server)
+        status = drive(server, STATUS_PATH, clients=clients, seconds=seconds, kind=client)
+        listing = drive(server, JOBS_PATH, clients=clients, seconds=seconds, kind=client)
+    finally:
+        server.stop()
+    return ApiLoadResult(
+        status=status,
+        jobs=listing,
+        nodes=nodes,
+        jobs_queued=jobs,
+        client=client,
+        settled=settled,
+        job_rows=job_rows,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint")
+    parser.add_argument("--nodes", type=int, default=1000, help="simulated nodes")
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs queued before the start")
+    parser.add_argument(
+        "--busy",
+        action="store_true",
+        help="load at once, while the scheduler still launches the jobs (default: after they ended)",
+    )
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.data_dir, args.port, args.nodes)
+        return 0
+
+    print("SIMULATION: the scheduler on the sim backend; no real tasks run.", flush=True)
+    print(
+        f"API load: {args.clients} clients x {args.seconds:g} s per endpoint, {args.nodes} simulated nodes, "
+        f"{args.jobs} jobs queued at the start ({'loaded while they run' if args.busy else 'loaded after'}), "
+        f"{args.client} client; server and load generator share this machine's {os.cpu_count()} cpus",
+        flush=True,
+    )
+    result = run_load(
+        clients=args.clients,
+        seconds=args.seconds,
+        nodes=args.nodes,
+        jobs=args.jobs,
+        client=args.client,
+        settled=not args.busy,
+    )
+    print(f"/v6/jobs/ lists {result.job_rows} jobs; each request asks for a page of 100")
+    print(result.table())
+    print(result.result_line(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
