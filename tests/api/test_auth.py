@@ -80,10 +80,15 @@ def test_every_write_refuses_a_missing_bad_or_revoked_token_and_a_read_only_one(
             assert response.json()["detail"].startswith("Authorization: "), where
         # Checked before the input: a body that would be a 400 is still a 401 / 403.
         assert send(anon_client, method, url, {"no such field": 1}).status_code == 401, where
+        broken = anon_client.request(method, url, content=b"{", headers={"content-type": "application/json"})
+        assert broken.status_code == 401, (where, broken.text)
+        assert broken.headers["WWW-Authenticate"] == "Token", where
         forbidden = send(read_client, method, url, body)
         assert forbidden.status_code == 403, (where, forbidden.text)
         assert "read-only" in forbidden.json()["detail"], where
         assert send(read_client, method, url, {"no such field": 1}).status_code == 403, where
+        broken = read_client.request(method, url, content=b"{", headers={"content-type": "application/json"})
+        assert broken.status_code == 403, (where, broken.text)
     assert snapshot(db) == before, "a refused write changed the database"
     # The same requests with the write token go through: the refusals above were about the token.
     for method, path in write_operations(app):

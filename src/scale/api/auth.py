@@ -66,11 +66,16 @@ def token_from_header(value: str | None) -> str | None:
 
 
 def authorize(request: Request, context: Annotated[AppContext, Depends(get_context)]) -> None:
+    """The dependency on every /v6 route: :func:`check_access`, before the route's parameters and
+    body are validated, so a client without the right token learns nothing about its input."""
+    check_access(request, context)
+
+
+def check_access(request: Request, context: AppContext) -> None:
     """Raise Unauthorized (401) or Forbidden (403) unless this request may go ahead.
 
-    Runs before the route's parameters and body are validated, so a client without the right
-    token learns nothing about its input (a body that is not JSON at all is the exception:
-    FastAPI parses it before any dependency runs).
+    Also called by the handler of a body that is not JSON at all, which FastAPI refuses before
+    any dependency runs, so that such a request too gets 401/403 first.
     """
     route = request.scope.get("route")
     # FastAPI hands over the route as its module declared it (no /v6); older versions copied it

@@ -15,14 +15,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
+from starlette.concurrency import run_in_threadpool
 
-from scale.api.auth import SCHEME
+from scale.api.auth import SCHEME, check_access
+from scale.api.deps import get_context
 from scale.exceptions import (
     BackendError,
     Conflict,
     Forbidden,
     InvalidRequest,
     NotFound,
+    ScaleError,
     StoreError,
     Unauthorized,
 )
@@ -113,8 +116,15 @@ def _respond(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        # FastAPI parses the body before the token check (a dependency) runs; check it here so a
+        # request without the right token gets 401/403 whatever its body.
+        try:
+            await run_in_threadpool(check_access, request, get_context(request))
+        except ScaleError as refused:
+            return await _on_known_error(request, refused)
     return _respond(400, validation_detail(exc.errors()))
 
 
