@@ -48,7 +48,7 @@ from tests.api.factories import insert_execution, insert_node, job_type_body
 
 #: Generated examples per operation: positive (valid by the document) and negative (invalid).
 POSITIVE_EXAMPLES = 50
-NEGATIVE_EXAMPLES = 25
+NEGATIVE_EXAMPLES = 20
 
 CHECKS = [
     not_a_server_error,
