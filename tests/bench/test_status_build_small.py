@@ -19,9 +19,10 @@ FINISHED = 50
 def test_the_measured_status_lists_every_node_and_execution(db: Database) -> None:
     scheduler, clock = loaded_scheduler(db, nodes=NODES, running=RUNNING, finished=FINISHED)
 
-    build_ms, serialize_ms, tick_ms, status, body = measure(scheduler, clock, repeats=2)
+    timings = measure(scheduler, clock, repeats=2)
+    status, body = timings.status, timings.body
 
-    assert build_ms >= 0 and serialize_ms >= 0 and tick_ms >= 0
+    assert timings.build_ms >= 0 and timings.serialize_ms >= 0 and timings.tick_ms >= 0
     assert [n["hostname"] for n in status["nodes"]] == [f"sim-node-{i:04d}" for i in range(1, NODES + 1)]
     assert sum(n["job_executions"]["running"]["total"] for n in status["nodes"]) == RUNNING
     assert sum(n["job_executions"]["completed"]["total"] for n in status["nodes"]) == FINISHED

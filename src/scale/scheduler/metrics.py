@@ -91,6 +91,9 @@ class FinishedMetrics:
     def __init__(self) -> None:
         self._blocks: list[_Block] = []
         self._sum: Counter[tuple[int, str, int]] = Counter()
+        #: ``_sum`` grouped by node, built on demand: ``node_json`` runs once per node per status
+        #: build, and scanning all of ``_sum`` each time cost O(nodes x entries) (BENCHMARKS.md)
+        self._by_node: dict[int, list[tuple[str, int, int]]] | None = None
 
     def _block_for(self, when: datetime) -> _Block:
         start = when.replace(minute=when.minute - when.minute % 5, second=0, microsecond=0)
@@ -111,6 +114,7 @@ class FinishedMetrics:
         entry = (fin.node_id, key, fin.job_type_id)
         self._block_for(fin.ended).counts[entry] += 1
         self._sum[entry] += 1
+        self._by_node = None
 
     def roll(self, now: datetime) -> None:
         cutoff = now - WINDOW
@@ -118,11 +122,16 @@ class FinishedMetrics:
             old = self._blocks.pop(0)
             self._sum.subtract(old.counts)
         self._sum = +self._sum
+        self._by_node = None
 
     def node_json(self, node_id: int) -> dict[str, Any]:
+        if self._by_node is None:
+            self._by_node = {}
+            for (nid, key, type_id), count in self._sum.items():
+                self._by_node.setdefault(nid, []).append((key, type_id, count))
         by_key: dict[str, dict[int, int]] = {k: {} for k in ("completed", *_CATEGORIES)}
-        for (nid, key, type_id), count in self._sum.items():
-            if nid == node_id and count > 0:
+        for key, type_id, count in self._by_node.get(node_id, ()):
+            if count > 0:
                 by_key[key][type_id] = count
         failed: dict[str, Any] = {"total": 0}
         for cat in _CATEGORIES:
