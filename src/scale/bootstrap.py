@@ -56,6 +56,7 @@ def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
         "task_handling_s": p.task_handling,
         "reconciliation_s": p.reconciliation,
         "messaging_s": p.messaging,
+        "min_free_disk_mb": settings.min_free_disk_mb,
         "runtime": settings.runtime,
         "health_period_s": p.health_check,
         "health_retry_s": p.health_retry,

@@ -60,6 +60,8 @@ class Settings:
     log_level: str = "INFO"
     #: where job types run: ``process`` or ``docker`` (``--runtime``, ``SCALE_RUNTIME``)
     runtime: str = "process"
+    #: a node whose data directory has less free disk (MiB) than this is DEGRADED by its health check
+    min_free_disk_mb: float = 1024.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -84,10 +86,17 @@ class Settings:
             values["broker_queue"] = env["SCALE_BROKER_QUEUE"]
         if "SCALE_LOG_LEVEL" in env:
             values["log_level"] = env["SCALE_LOG_LEVEL"]
-        if env.get("SCALE_RUNTIME"):
-            values["runtime"] = env["SCALE_RUNTIME"]
         if env.get("SCALE_RAY_ADDRESS"):
             values["ray_address"] = env["SCALE_RAY_ADDRESS"]
+        if env.get("SCALE_RUNTIME"):
+            values["runtime"] = env["SCALE_RUNTIME"]
+        if "SCALE_MIN_FREE_DISK_MB" in env:
+            try:
+                values["min_free_disk_mb"] = float(env["SCALE_MIN_FREE_DISK_MB"])
+            except ValueError:
+                raise InvalidRequest(
+                    f"SCALE_MIN_FREE_DISK_MB: not a number: {env['SCALE_MIN_FREE_DISK_MB']!r}"
+                ) from None
         periods = {
             name: float(env[f"SCALE_PERIOD_{name.upper()}"])
             for name in LoopPeriods.__dataclass_fields__
@@ -105,6 +114,8 @@ class Settings:
     def validate(self) -> None:
         if self.nodes < 1:
             raise InvalidRequest("nodes: must be at least 1")
+        if self.min_free_disk_mb < 0:
+            raise InvalidRequest("min_free_disk_mb: must not be negative")
         if self.broker_url is not None and not self.broker_url.startswith(("amqp://", "amqps://")):
             raise InvalidRequest("broker_url: must be an amqp:// or amqps:// URL")
         if not 0 < self.port < 65536:

@@ -84,10 +84,14 @@ def test_status_is_live_complete_and_counts_what_ran(cluster: Cluster) -> None:
     status = c.wait_status(lambda s: len(s["nodes"]) == 2, timeout=10, what="a status listing 2 nodes")
     assert mismatches(SPEC_EXAMPLE, status) == []
     assert status["resources"]["cpus"]["total"] == pytest.approx(os.cpu_count(), abs=0.01)
-    assert (
-        status["system"]["services"][0]["actual_count"]
-        == status["system"]["services"][0]["desired_count"]
-        == 1
+    # The message handler is a system task: it starts once a node is READY (after its cleanup)
+    status = c.wait_status(
+        lambda s: (
+            (s["system"]["services"][0]["actual_count"], s["system"]["services"][0]["desired_count"])
+            == (1, 1)
+        ),
+        timeout=30,
+        what="the message handler task to run",
     )
 
     type_id = create_job_type(c)
@@ -189,12 +193,16 @@ def test_resources_add_up_on_every_node(cluster: Cluster) -> None:
             ), (node["hostname"], name, r)
         running = node["job_executions"]["running"]["total"]
         node_tasks = sum(t["count"] for t in node["node_tasks"])
+        system_tasks = sum(t["count"] for t in node.get("system_tasks", []))
         # each running execution holds its job's resources (0.25 cpu, 128 MiB minimum), each
-        # node task (health check, cleanup) 0.1 cpu and 32 MiB
+        # node task (health check, cleanup) 0.1 cpu and 32 MiB, each system task (message
+        # handler, database update) 0.5 cpu and 512 MiB
         assert node["resources"]["cpus"]["running"] == pytest.approx(
-            0.25 * running + 0.1 * node_tasks, abs=0.01
+            0.25 * running + 0.1 * node_tasks + 0.5 * system_tasks, abs=0.01
         )
-        assert node["resources"]["mem"]["running"] == pytest.approx(128 * running + 32 * node_tasks, abs=0.01)
+        assert node["resources"]["mem"]["running"] == pytest.approx(
+            128 * running + 32 * node_tasks + 512 * system_tasks, abs=0.01
+        )
     for name, r in status["resources"].items():
         assert r["total"] == pytest.approx(
             sum(n["resources"][name]["total"] for n in status["nodes"]), abs=0.02

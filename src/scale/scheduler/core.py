@@ -189,6 +189,7 @@ class Scheduler:
         self.warnings = SchedulerWarnings()
         self.node_tasks: dict[int, NodeTasks] = {}
         self.node_task_owner: dict[str, int] = {}
+        self.last_explained: datetime | None = None
         self.system_tasks = SystemTasks(framework_id="scale", run_db_update=config.system_tasks)
 
     # ------------------------------------------------------------------ start-up and sync
@@ -267,7 +268,11 @@ class Scheduler:
             self._on_task_update(update, now)
         strays.extend(by_cluster.values())
         for stray in strays:
-            if stray.state in (TaskState.RUNNING, TaskState.STAGING):
+            if stray.state not in (TaskState.RUNNING, TaskState.STAGING):
+                continue
+            # A message handler is the same whoever started it: keep it (a handler gap would stall
+            # every job's bookkeeping). Anything else left over is stopped.
+            if not (self.config.system_tasks and self.system_tasks.adopt(stray.task_id, stray.agent_id, now)):
                 self.backend.kill(stray.task_id)
 
     def sync_tick(self, now: datetime) -> None:
@@ -615,9 +620,10 @@ class Scheduler:
         """Place the missing system tasks, each on the READY node with the fewest system tasks
         that has room left after node tasks (``used`` grows by what is placed here).
 
-        Nodes whose only fault is a paused scheduler take them too: while paused, running jobs
-        still finish and their messages must still be applied. Returns the specs per agent and
-        whether any task is still waiting for a place.
+        Unlike the original, PAUSED-by-the-scheduler and DEGRADED nodes take them too (READY
+        ones first): while the scheduler is paused or every node is degraded, running jobs still
+        finish and their messages must still be applied. Returns the specs per agent and whether
+        any task is still waiting for a place.
         """
         specs: dict[str, list[TaskSpec]] = defaultdict(list)
         if not self.config.system_tasks:
@@ -626,20 +632,29 @@ class Scheduler:
         if not missing:
             return specs, False
         candidates: list[tuple[str, Resources]] = []
+        ready_first: dict[str, int] = {}
         for agent_id, resources in self.agent_resources.items():
             node_id = self.node_by_agent.get(agent_id)
             record = self.nodes.get(node_id) if node_id is not None else None
             if record is None or agent_id not in self.online:
                 continue
-            if self._node_state(record) in (NodeState.READY, NodeState.SCHEDULER_STOPPED):
+            state = self._node_state(record)
+            if state in (NodeState.READY, NodeState.SCHEDULER_STOPPED, NodeState.DEGRADED):
                 candidates.append((agent_id, resources.offered - used.get(agent_id, ZERO)))
+                ready_first[agent_id] = 0 if state == NodeState.READY else 1
         placed = 0
         for kind in missing:
             fits = [(a, room) for a, room in candidates if SYSTEM_TASK_RESOURCES.fits_in(room)]
             if not fits:
                 break
             agent_id, _ = min(
-                fits, key=lambda c: (self.system_tasks.count_on(c[0]) + len(specs[c[0]]), -c[1].cpus, c[0])
+                fits,
+                key=lambda c: (
+                    ready_first[c[0]],
+                    self.system_tasks.count_on(c[0]) + len(specs[c[0]]),
+                    -c[1].cpus,
+                    c[0],
+                ),
             )
             task_id = self.system_tasks.launched(kind, agent_id, now)
             specs[agent_id].append(self._system_task_spec(agent_id, task_id, kind))
@@ -727,11 +742,23 @@ class Scheduler:
             if exe.needs_launch() and exe.current is not None
         ]
         limits, excluded = self._type_limits()
+        # When no node takes new jobs (all degraded, paused, cleaning up) the queue is still read
+        # once per sync period, so each waiting job says why (``queue_reasons``: "node degraded").
+        explain = (
+            bool(nodes)
+            and not any(n.takes_new_jobs for n in nodes)
+            and (
+                self.last_explained is None
+                or (now - self.last_explained).total_seconds() >= self.config.sync_s
+            )
+        )
         schedule_new = (
             not self.settings.is_paused
             and not system_waiting
-            and any(n.takes_new_jobs and not n.offered.is_zero() for n in nodes)
+            and (explain or any(n.takes_new_jobs and not n.offered.is_zero() for n in nodes))
         )
+        if explain and schedule_new:
+            self.last_explained = now
         queue = (
             self.store.load_queue(
                 lifo=self.settings.queue_mode == QueueMode.LIFO,

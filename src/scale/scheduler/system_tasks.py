@@ -118,6 +118,14 @@ class SystemTasks:
         self.tasks[task_id] = SystemTask(task_id, kind, agent_id, now)
         return task_id
 
+    def adopt(self, task_id: str, agent_id: str, now: datetime) -> bool:
+        """Keep a message handler an earlier scheduler started (it is still running). Only
+        handlers: a leftover database update is stopped and run again by this scheduler."""
+        if not task_id.startswith("scale_message_handler_"):
+            return False
+        self.tasks[task_id] = SystemTask(task_id, SystemTaskKind.MESSAGE_HANDLER, agent_id, now, started=now)
+        return True
+
     def owns(self, task_id: str) -> bool:
         return task_id in self.tasks
 
