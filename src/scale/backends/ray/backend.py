@@ -24,6 +24,7 @@ import contextlib
 import logging
 import math
 import secrets
+import signal
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ _ACTOR_CONCURRENCY = 4
 _BYTES_PER_MIB = 1024 * 1024
 #: Ray's resource granularity.
 _RAY_DIGITS = 4
+#: For this long after one of our tasks ends, its resources count as available even if Ray's view
+#: (which lags the actor's death by a poll or two) still shows them held.
+RELEASE_CREDIT_S = 3.0
 #: An outstanding offer may exceed what a node has by this much before it is rescinded.
 _OVERCOMMIT_SLACK = Resources(cpus=0.01, mem=1.0, disk=1.0, gpus=0.01)
 
@@ -161,6 +165,8 @@ class RayBackend:
         self._finals = FinalUpdates()
         self._to_reconcile: list[str] = []
         self._pending: list[BackendEvent] = []
+        #: (monotonic time, agent id, resources) of our tasks that ended recently
+        self._released: list[tuple[float, str, Resources]] = []
 
     # -- the Backend protocol -------------------------------------------------------------------
 
@@ -346,12 +352,17 @@ class RayBackend:
         import ray
 
         if not ray.is_initialized():
+            # ray.init replaces the SIGTERM handler with one that exits at once; the process
+            # that embeds us (``scale scheduler``) has its own, which stops the loops cleanly.
+            on_sigterm = signal.getsignal(signal.SIGTERM)
             ray.init(
                 address=self._address,
                 namespace=self._namespace,
                 log_to_driver=False,
                 logging_level=logging.WARNING,
             )
+            if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
+                signal.signal(signal.SIGTERM, on_sigterm)
             self._we_initialized = True
         # Already connected (tests, or an embedding program): every call below names our
         # namespace explicitly, so the process's own namespace does not matter.
@@ -495,6 +506,7 @@ class RayBackend:
 
     def _end(self, task: _RayTask, state: TaskState, exit_code: int | None, message: str) -> None:
         self._tasks.pop(task.task_id, None)
+        self._released.append((self._clock.monotonic(), task.agent_id, task.needs))
         update = self._update(task.task_id, task.agent_id, state, exit_code, message)
         self._pending.append(TaskStatus(update))
         self._finals.remember(update)
@@ -551,19 +563,28 @@ class RayBackend:
         """Offer each node's headroom: min(Ray's available, total − ours) − outstanding offers.
 
         Ray's available view lags our launches and kills by a moment; the minimum with our own
-        bookkeeping keeps us from offering what a task just launched is about to take. When
-        someone else took capacity we had offered, our offers of that node are rescinded.
+        bookkeeping keeps us from offering what a task just launched is about to take, and what
+        our tasks released in the last ``RELEASE_CREDIT_S`` counts as available already, so the
+        next task of an execution need not wait for Ray's view to catch up. (Should Ray still
+        hold it, the next actor waits for it on its node; nothing is lost.) When someone else
+        took capacity we had offered, our offers of that node are rescinded.
         """
         ours: dict[str, list[Resources]] = {}
         for task in self._tasks.values():
             ours.setdefault(task.agent_id, []).append(task.needs)
+        cutoff = self._clock.monotonic() - RELEASE_CREDIT_S
+        self._released = [entry for entry in self._released if entry[0] >= cutoff]
+        credit: dict[str, list[Resources]] = {}
+        for _, agent_id, needs in self._released:
+            credit.setdefault(agent_id, []).append(needs)
         now = self._clock.now()
         for agent_id, agent in self._agents.items():
             avail = available.get(agent_id)
             if avail is None:
                 continue
             mine = sum_resources(ours.get(agent_id, []))
-            headroom = avail.min_with(agent.total - mine).clamp_non_negative()
+            released = sum_resources(credit.get(agent_id, []))
+            headroom = (avail + released).min_with(agent.total - mine).clamp_non_negative()
             outstanding = self._offers.outstanding(agent_id)
             if not outstanding.fits_in(headroom + _OVERCOMMIT_SLACK):
                 for offer in self._offers.drop_agent(agent_id):
