@@ -13,7 +13,9 @@ from scale.backends import make_backend
 from scale.clock import SystemClock
 from scale.config import Settings
 from scale.messaging.base import Transport
+from scale.messaging.monitor import MessagingMonitor
 from scale.messaging.pool import ThreadHandlerPool
+from scale.messaging.probe import QueueProbeThread
 from scale.messaging.transport import DatabaseTransport
 from scale.messaging.worker import MessageWorker
 from scale.scheduler.core import Scheduler, SchedulerConfig
@@ -103,10 +105,13 @@ class SchedulerService:
     backend: Backend
     clock: Clock
     db_update_completed: datetime | None = None
+    probe: QueueProbeThread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self, *, background: bool = True) -> None:
+        if self.probe is not None:
+            self.probe.start()
         self.scheduler.start(self.clock.now(), db_update_completed=self.db_update_completed)
         if background:
             self._thread = threading.Thread(
@@ -126,6 +131,8 @@ class SchedulerService:
         except Exception:
             log.exception("final message flush failed")
         self.pool.close()
+        if self.probe is not None:
+            self.probe.stop()
         self.backend.close()
 
 
@@ -145,12 +152,14 @@ def build_scheduler_service(
         completed = clock.now()
     pool = ThreadHandlerPool(lambda: MessageWorker(build_transport(settings, db), HANDLERS, now=clock.now))
     backend = backend or build_backend(settings, clock)
+    probe = QueueProbeThread(MessagingMonitor(build_transport(settings, db)), db, clock.now)
     scheduler = Scheduler(
         backend=backend,
         store=SqlSchedulerStore(db),
         clock=clock,
         handlers=pool,
         config=scheduler_config(settings, **config_overrides),
+        queue_probe=probe,
     )
     return SchedulerService(
         scheduler=scheduler,
@@ -159,4 +168,5 @@ def build_scheduler_service(
         backend=backend,
         clock=clock,
         db_update_completed=completed,
+        probe=probe,
     )

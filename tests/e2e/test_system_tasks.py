@@ -60,8 +60,20 @@ def settled(c: Cluster, count: int, timeout: float) -> dict[str, Any]:
 
 def test_message_handlers_follow_the_setting_and_a_killed_one_is_replaced(cluster: Cluster) -> None:
     c = cluster
-    status = settled(c, 1, timeout=30)
-    assert status["system"]["database_update"]["is_completed"] is True
+    settled(c, 1, timeout=30)
+    c.wait_status(
+        lambda s: s["system"]["database_update"]["is_completed"] is True,
+        timeout=30,
+        what="the db-update system task to complete",
+    )
+    # The handler process reports its totals; the status shows them (restart_scheduler was applied)
+    queue = c.wait_status(
+        lambda s: s["dependencies"]["msg_queue"]["detail"].get("messages_applied", 0) >= 1,
+        timeout=20,
+        what="the handler's totals in the status",
+    )["dependencies"]["msg_queue"]["detail"]
+    assert queue["type"] == "database" and queue["handlers_reporting"] == 1
+    assert queue["messages_applied_per_sec"] >= 0
 
     assert c.patch("/v6/scheduler/", {"num_message_handlers": 3}).status_code in (200, 204)
     status = settled(c, 3, timeout=20)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from scale.messaging.base import Transport
 from scale.messaging.messages import ClaimedMessage, Message
+from scale.messaging.stats import REPORT_EVERY_S, new_handler_id, report_handler
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,16 @@ class MessageWorker:
             log.warning("message %s applied but not acknowledged", message.id, exc_info=True)
         return True
 
-    def run(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
-        """Loop until ``stop`` is set; waits a little when there is nothing to do."""
+    def run(
+        self, stop: threading.Event, idle_wait: float = 0.2, *, report_every_s: float = REPORT_EVERY_S
+    ) -> None:
+        """Loop until ``stop`` is set; waits a little when there is nothing to do.
+
+        Every ``report_every_s`` (and once when stopping) the totals are written for the
+        scheduler's throughput figure (``messaging/stats.py``).
+        """
+        handler_id = new_handler_id()
+        last_report = float("-inf")
         try:
             while not stop.is_set():
                 try:
@@ -89,7 +99,17 @@ class MessageWorker:
                 except Exception:
                     log.exception("message handler tick failed")
                     n = 0
+                if time.monotonic() - last_report >= report_every_s:
+                    last_report = time.monotonic()
+                    self._report(handler_id)
                 if n == 0:
                     stop.wait(idle_wait)
+            self._report(handler_id)
         finally:
             self.transport.close()
+
+    def _report(self, handler_id: str) -> None:
+        try:
+            report_handler(self.transport.db, handler_id, self.applied, self.failed, self.now())
+        except Exception:
+            log.warning("could not report handler totals", exc_info=True)

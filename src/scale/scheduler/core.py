@@ -56,6 +56,8 @@ from scale.scheduler.ports import (
     NewExecution,
     NodeRecord,
     OutMessage,
+    QueueProbe,
+    QueueStats,
     SchedulerSettings,
     SchedulerStore,
 )
@@ -161,7 +163,11 @@ class Scheduler:
         clock: Clock,
         handlers: HandlerPool,
         config: SchedulerConfig,
+        queue_probe: QueueProbe | None = None,
     ) -> None:
+        #: the message transport, sampled outside the status build so a slow broker never
+        #: makes the status stale; without one the backlog is counted in the database
+        self.queue_probe = queue_probe
         self.backend = backend
         self.store = store
         self.clock = clock
@@ -1009,7 +1015,9 @@ class Scheduler:
             )
         return views
 
-    def build_status(self, now: datetime, *, backlog: int = 0, dead: int = 0) -> dict[str, Any]:
+    def build_status(
+        self, now: datetime, *, backlog: int = 0, dead: int = 0, queue: QueueStats | None = None
+    ) -> dict[str, Any]:
         self.finished.roll(now)
         return build_status(
             StatusInputs(
@@ -1042,6 +1050,9 @@ class Scheduler:
                 warnings=[w.to_json(format_time) for w in self.warnings.active(now)],
                 message_backlog=backlog + self.outbox_size,
                 dead_messages=dead,
+                queue_transport=queue.transport if queue else "database",
+                queue_detail=queue.detail if queue else {},
+                queue_error=queue.error if queue else None,
             )
         )
 
@@ -1049,8 +1060,12 @@ class Scheduler:
         self._refresh_nodes()
         self._check_cancellations(now)
         self._refresh_resources(now)
-        backlog, dead = self.store.message_counts()
-        status = self.build_status(now, backlog=backlog, dead=dead)
+        queue = self.queue_probe.latest() if self.queue_probe is not None else None
+        if queue is not None:
+            backlog, dead = queue.backlog, queue.dead
+        else:
+            backlog, dead = self.store.message_counts()
+        status = self.build_status(now, backlog=backlog, dead=dead, queue=queue)
         self.store.save_status(status, now)
 
     # ------------------------------------------------------------------ loops

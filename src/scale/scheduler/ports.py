@@ -187,6 +187,25 @@ class SchedulerStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """The message transport as last sampled outside the status build (``messaging/probe.py``)."""
+
+    transport: str
+    backlog: int
+    dead: int
+    #: what else the status shows under ``dependencies.msg_queue.detail``
+    detail: Mapping[str, Any]
+    #: why the broker could not be asked, when it could not
+    error: str | None = None
+
+
+class QueueProbe(Protocol):
+    def latest(self) -> QueueStats | None:
+        """The newest sample, or None before the first one."""
+        ...
+
+
 class HandlerPool(Protocol):
     """The message handlers the scheduler keeps running (``num_message_handlers``)."""
 

@@ -53,6 +53,10 @@ class StatusInputs:
     warnings: Sequence[Mapping[str, Any]] = ()
     message_backlog: int = 0
     dead_messages: int = 0
+    #: the transport's name and extra figures (outbox, broker depth, handler throughput)
+    queue_transport: str = "database"
+    queue_detail: Mapping[str, Any] = field(default_factory=dict)
+    queue_error: str | None = None
     database_ok: bool = True
 
 
@@ -138,6 +142,10 @@ def _dependencies(inputs: StatusInputs) -> dict[str, Any]:
         queue_errors.append(
             {"DEAD_LETTERS": f"{inputs.dead_messages} message(s) failed 5 times and were set aside"}
         )
+    if inputs.queue_error:
+        queue_errors.append(
+            {"BROKER_UNREACHABLE": f"The message broker did not answer: {inputs.queue_error}"}
+        )
     return {
         "database": _dependency(
             inputs.database_ok,
@@ -148,9 +156,10 @@ def _dependencies(inputs: StatusInputs) -> dict[str, Any]:
             not queue_errors,
             "Message queue is alive" if not queue_errors else "Messages are failing",
             queue_errors,
-            type="database",
+            type=inputs.queue_transport,
             queue_depth=inputs.message_backlog,
             dead_letters=inputs.dead_messages,
+            **inputs.queue_detail,
         ),
         "nodes": _dependency(
             nodes_ok,

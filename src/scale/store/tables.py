@@ -260,3 +260,19 @@ class ApiTokenRow(Base):
     created: Mapped[datetime]
     last_used: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MessageHandlerRow(Base):
+    """One message handler's running totals, reported every few seconds by the handler itself.
+
+    Handlers are separate processes on the nodes, so this is where the scheduler learns the
+    handler throughput it shows in ``dependencies.msg_queue`` (a rate between two samples).
+    """
+
+    __tablename__ = "message_handler"
+
+    handler_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    applied: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    started: Mapped[datetime]
+    last_seen: Mapped[datetime]
