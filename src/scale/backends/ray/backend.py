@@ -148,6 +148,10 @@ class RayBackend:
             raise ValueError("the Ray backend needs the GCS address (HOST:PORT) of a Ray cluster")
         if kill_grace_s < 0:
             raise ValueError(f"kill_grace_s must not be negative, got {kill_grace_s}")
+        try:
+            import ray  # noqa: F401  (Ray is an optional extra: say so now, not at the first poll)
+        except ImportError as exc:
+            raise ValueError(f"the ray backend needs Ray: pip install 'scale-python[ray]' ({exc})") from exc
         self._address = address
         self._namespace = namespace
         self._clock: Clock = clock or SystemClock()
