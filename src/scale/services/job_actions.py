@@ -14,10 +14,10 @@ from datetime import datetime
 
 from sqlalchemy import Select, delete, select
 
-from scale.domain.states import JobStatus
+from scale.domain.states import ErrorCategory, JobStatus
 from scale.services.queueing import requeue
 from scale.store.db import Database
-from scale.store.tables import JobRow, JobTypeRow, QueueRow
+from scale.store.tables import ErrorRow, JobRow, JobTypeRow, QueueRow
 
 CANCELABLE = (JobStatus.PENDING, JobStatus.BLOCKED, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
 REQUEUEABLE = (JobStatus.FAILED, JobStatus.CANCELED)
@@ -25,9 +25,19 @@ REQUEUEABLE = (JobStatus.FAILED, JobStatus.CANCELED)
 
 @dataclass(frozen=True)
 class JobSelection:
+    """Which jobs an action applies to: every filter given must hold (Scale v6's body fields).
+
+    ``started``/``ended`` bound the job's last modification, as the job list's filters do.
+    """
+
     job_ids: Sequence[int] = ()
     job_type_ids: Sequence[int] = ()
     statuses: Sequence[JobStatus] = ()
+    job_type_names: Sequence[str] = ()
+    error_categories: Sequence[ErrorCategory] = ()
+    error_ids: Sequence[int] = ()
+    started: datetime | None = None
+    ended: datetime | None = None
 
 
 def _select(selection: JobSelection, allowed: Sequence[JobStatus]) -> Select[JobRow]:
@@ -37,6 +47,18 @@ def _select(selection: JobSelection, allowed: Sequence[JobStatus]) -> Select[Job
         query = query.where(JobRow.id.in_(list(selection.job_ids)))
     if selection.job_type_ids:
         query = query.where(JobRow.job_type_id.in_(list(selection.job_type_ids)))
+    if selection.job_type_names:
+        named = select(JobTypeRow.id).where(JobTypeRow.name.in_(list(selection.job_type_names)))
+        query = query.where(JobRow.job_type_id.in_(named))
+    if selection.error_categories:
+        categories = [c.value for c in selection.error_categories]
+        query = query.where(JobRow.error_id.in_(select(ErrorRow.id).where(ErrorRow.category.in_(categories))))
+    if selection.error_ids:
+        query = query.where(JobRow.error_id.in_(list(selection.error_ids)))
+    if selection.started is not None:
+        query = query.where(JobRow.last_modified >= selection.started)
+    if selection.ended is not None:
+        query = query.where(JobRow.last_modified <= selection.ended)
     return query
 
 

@@ -58,7 +58,16 @@ def requeue_jobs(body: JobRequeueIn, db: DbDep, clock: ClockDep) -> Response:
 
 
 def _selection(body: JobSelectionIn) -> job_actions.JobSelection:
-    return job_actions.JobSelection(tuple(body.job_ids), tuple(body.job_type_ids), tuple(body.status))
+    return job_actions.JobSelection(
+        job_ids=tuple(body.job_ids),
+        job_type_ids=tuple(body.job_type_ids),
+        statuses=tuple(body.status),
+        job_type_names=tuple(body.job_type_names),
+        error_categories=tuple(body.error_categories),
+        error_ids=tuple(body.error_ids),
+        started=body.started,
+        ended=body.ended,
+    )
 
 
 @router.get("/")

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from scale.api.deps import MAX_ID
 from scale.api.schemas.common import UtcDateTime, WriteModel
-from scale.domain.states import JobStatus
+from scale.domain.states import ErrorCategory, JobStatus
 from scale.services.jobs import ExecutionView, JobDetailView, JobView
 from scale.store.tables import ErrorRow, JobTypeRow, NodeRow
 
@@ -40,11 +40,20 @@ SelectedId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class JobSelectionIn(WriteModel):
-    """POST ``/v6/jobs/cancel/`` and ``/v6/jobs/requeue/``: which jobs. No filter means all."""
+    """POST ``/v6/jobs/cancel/`` and ``/v6/jobs/requeue/``: which jobs, by the job list's filters
+    (Scale v6's body fields). Every filter given must hold; no filter means all.
+    ``started``/``ended`` bound the job's last modification."""
 
     job_ids: list[SelectedId] = Field(default_factory=list)
     job_type_ids: list[SelectedId] = Field(default_factory=list)
+    job_type_names: list[Annotated[StrictStr, Field(min_length=1, max_length=250)]] = Field(
+        default_factory=list
+    )
     status: list[JobStatus] = Field(default_factory=list)
+    error_categories: list[ErrorCategory] = Field(default_factory=list)
+    error_ids: list[SelectedId] = Field(default_factory=list)
+    started: UtcDateTime | None = None
+    ended: UtcDateTime | None = None
 
 
 class JobRequeueIn(JobSelectionIn):
