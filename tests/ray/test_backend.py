@@ -174,6 +174,24 @@ def test_kill_stops_the_whole_process_group(driver: Driver, tmp_path: Path) -> N
     wait_until(lambda: not alive(child), timeout=5, what="the task's child to be gone")
 
 
+def test_a_dead_actor_takes_its_task_with_it_and_the_task_is_lost(
+    driver: Driver, namespace: str, tmp_path: Path
+) -> None:
+    """The worker running a task's actor dies (as on a lost node): its watchdog ends the task's
+    process group, and the task is reported LOST."""
+    import ray
+
+    pidfile = tmp_path / "child.pid"
+    command = f"sleep 60 & echo $! > {pidfile}; wait"
+    driver.launch(WORKER.name, spec(driver, WORKER.name, "t-orphan", command, tmp_path))
+    driver.wait_state("t-orphan", TaskState.RUNNING)
+    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the child's pid")
+    child = int(pidfile.read_text())
+    ray.kill(ray.get_actor("t-orphan", namespace=namespace), no_restart=True)
+    assert driver.wait_state("t-orphan", TaskState.LOST).exit_code is None
+    wait_until(lambda: not alive(child), timeout=5, what="the orphaned child to be gone")
+
+
 def test_reconcile_answers_running_ended_and_unknown(driver: Driver, tmp_path: Path) -> None:
     driver.launch(HEAD.name, spec(driver, HEAD.name, "t-long", "sleep 30", tmp_path))
     driver.launch(HEAD.name, spec(driver, HEAD.name, "t-short", "exit 4", tmp_path))

@@ -3,12 +3,16 @@ how a runner's state becomes a task's end. These run without Ray or a cluster.""
 
 from __future__ import annotations
 
+import pytest
+
 from scale.backends.ray.actor import RunnerSpec, RunnerState
 from scale.backends.ray.backend import actor_resources, describe_end, task_needs
 from scale.backends.ray.nodes import node_hostname, parse_nodes, to_resources
+from scale.config import Settings
 from scale.domain.resources import Resources
 from scale.domain.states import TaskState
 from scale.domain.tasks import TaskSpec
+from scale.exceptions import InvalidRequest
 
 _GIB = 1024.0**3
 
@@ -74,3 +78,13 @@ def test_a_runner_state_becomes_the_task_end_with_shell_exit_codes() -> None:
         None,
         "could not start the task: no such dir",
     )
+
+
+def test_settings_take_the_ray_address_from_the_option_or_the_environment() -> None:
+    assert (
+        Settings.from_env({"SCALE_RAY_ADDRESS": "10.0.0.1:6379"}, backend="ray").ray_address
+        == "10.0.0.1:6379"
+    )
+    assert Settings.from_env({}, backend="ray", ray_address="h:1").ray_address == "h:1"
+    with pytest.raises(InvalidRequest, match="--ray-address"):
+        Settings.from_env({}, backend="ray")
