@@ -18,6 +18,7 @@ import pytest
 from tests.e2e.conftest import Cluster
 from tests.e2e.test_cluster import create_job_type, executions, exit_code_job_type, job
 from tests.ray.conftest import GPU_NODE, HEAD, NODES, WORKER, RayTestCluster, start_scheduler
+from tests.ray.test_backend import alive
 from tests.util import wait_until
 
 pytestmark = pytest.mark.slow
@@ -147,7 +148,10 @@ def test_thirty_jobs_run_gpu_jobs_only_on_the_gpu_node_and_counts_match(scale_on
 
 
 def gated_type(c: Cluster, name: str, started_dir: Path, gate: Path, cpus: float) -> int:
-    command = f"touch {started_dir}/$$; while [ ! -e {gate} ]; do sleep 0.1; done"
+    """A job type that waits for ``gate``. Each job names a file in ``started_dir`` after the pid of
+    the process that waits: a grandchild of the Ray worker, as a real job's programs are, which a
+    worker that shuts down does not kill by itself (only its direct children)."""
+    command = f"sh -c 'while [ ! -e {gate} ]; do sleep 0.1; done' & touch {started_dir}/$!; wait $!"
     return create_job_type(c, job_type(name, command, cpus=cpus, mem=64.0))
 
 
@@ -187,18 +191,23 @@ def test_a_lost_node_goes_offline_and_its_jobs_run_elsewhere(
     ids = queue_jobs(c, gated_type(c, "gated-loss", started_dir, gate, cpus=0.5), 8)
 
     def running_on_worker() -> list[int]:
-        if len(list(started_dir.iterdir())) < 4:
+        """The jobs running on the worker, once at least 4 run and each running one has started
+        its command (written its pid), so that the pids on record are exactly the running jobs'."""
+        started = len(list(started_dir.iterdir()))
+        if started < 4:
             return []
-        return [
-            job_id
+        running = [
+            (job_id, exes[0])
             for job_id in ids
-            if (exes := executions(c, job_id))
-            and exes[0]["status"] == "RUNNING"
-            and exes[0]["node"]["hostname"] == WORKER.name
+            if (exes := executions(c, job_id)) and exes[0]["status"] == "RUNNING"
         ]
+        if len(running) != started:
+            return []
+        return [job_id for job_id, exe in running if exe["node"]["hostname"] == WORKER.name]
 
     doomed = wait_until(running_on_worker, timeout=90, interval=0.5, what="jobs running on the worker node")
     try:
+        started = [int(f.name) for f in started_dir.iterdir()]
         killed_at = datetime.now(UTC)
         ray_cluster.kill_node(WORKER.name)
         offline = c.wait_status(
@@ -216,6 +225,15 @@ def test_a_lost_node_goes_offline_and_its_jobs_run_elsewhere(
             return all(any(e["status"] == "FAILED" for e in executions(c, job_id)) for job_id in doomed)
 
         wait_until(lost, timeout=20, interval=0.5, what="the worker's executions to fail")
+        # The lost node's task processes are ended (by each task's watchdog) while the gate is
+        # still shut; the jobs on the other nodes keep running. All nodes share this machine, so
+        # the pids the jobs wrote are visible here.
+        wait_until(
+            lambda: sum(map(alive, started)) == len(started) - len(doomed),
+            timeout=15,
+            interval=0.5,
+            what="the lost node's task processes to be gone and only those",
+        )
         gate.touch()
         wait_until(lambda: all_completed(c, ids), timeout=120, interval=1, what="every job to complete")
         for job_id in doomed:

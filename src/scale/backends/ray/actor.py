@@ -12,8 +12,9 @@ Methods run on a small thread pool (the actor is created with ``max_concurrency`
 
 A Ray worker that dies (its node lost, ``ray.kill``) cannot clean up after itself, and the
 task's group is in its own session, out of Ray's reach. So each task gets a watchdog: a tiny
-process, in a session of its own, that waits for its parent (the actor's worker) to go away
-and then terminates the task's group. Nothing a task starts outlives its actor for long.
+process, in a session of its own and not the worker's child, that waits for the worker to go
+away (the end of a pipe only the worker holds) and then terminates the task's group. Nothing
+a task starts outlives its actor for long.
 """
 
 from __future__ import annotations
@@ -36,13 +37,19 @@ DEFAULT_KILL_GRACE_S = 10.0
 _SHELL = "/bin/sh"
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
-# The watchdog: argv = parent pid, task process group, grace seconds. It looks for its parent
-# every 0.5 s; kept to the standard library so it starts in milliseconds.
+# The watchdog: argv = a pipe's read end, the task's process group, grace seconds. The actor's
+# worker holds the pipe's only write end, so reading it ends (EOF) exactly when the worker is
+# gone, however it went. It forks once and the first process exits: a Ray worker that shuts down
+# (its raylet lost, as when a node dies) kills its direct children (RAY_kill_child_processes_on_
+# worker_exit), which would take the watchdog with it and leave the task's grandchildren running.
+# Kept to the standard library so it starts in milliseconds.
 _WATCHDOG = """
 import os, signal, sys, time
-parent, pgid, grace = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-while os.getppid() == parent:
-    time.sleep(0.5)
+fd, pgid, grace = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+if os.fork():
+    os._exit(0)
+while os.read(fd, 1):
+    pass
 def alive():
     try:
         os.killpg(pgid, 0)
@@ -114,24 +121,15 @@ class TaskRunner:
         # The GPU ids Ray assigned to this actor; empty when the task asked for none.
         self._gpus = tuple(str(g) for g in ray.get_gpu_ids())
         self._process: subprocess.Popen[bytes] | None = None
-        self._watchdog: subprocess.Popen[bytes] | None = None
+        # The write end of the watchdog's pipe: held, never written, until this worker exits.
+        self._watchdog_fd: int | None = None
         try:
             self._process = self._spawn()
         except (OSError, ValueError) as exc:
             self._error = f"could not start the task: {exc}"
             self._done.set()
             return
-        watchdog_args = [str(os.getpid()), str(self._process.pid), str(spec.kill_grace_s)]
-        try:
-            self._watchdog = subprocess.Popen(
-                [sys.executable, "-c", _WATCHDOG, *watchdog_args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError:
-            self._watchdog = None  # the task still runs; only the clean-up on worker death is lost
+        self._start_watchdog(self._process.pid)
         threading.Thread(target=self._watch, name=f"watch-{spec.task_id}", daemon=True).start()
 
     # -- methods the backend calls --------------------------------------------------------------
@@ -175,6 +173,27 @@ class TaskRunner:
             error=self._error,
         )
 
+    def _start_watchdog(self, pgid: int) -> None:
+        """Start the task's watchdog (see ``_WATCHDOG``). A failure leaves the task running; only
+        the clean-up on the worker's death is lost."""
+        read_fd, write_fd = os.pipe()
+        try:
+            launcher = subprocess.Popen(
+                [sys.executable, "-c", _WATCHDOG, str(read_fd), str(pgid), str(self._spec.kill_grace_s)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(read_fd,),
+                start_new_session=True,
+            )
+            launcher.wait(timeout=30)  # it forks the watchdog and exits at once
+        except (OSError, subprocess.TimeoutExpired):
+            os.close(write_fd)
+        else:
+            self._watchdog_fd = write_fd
+        finally:
+            os.close(read_fd)
+
     def _spawn(self) -> subprocess.Popen[bytes]:
         spec = self._spec
         safe_name = _UNSAFE_PATH_CHARS.sub("_", spec.task_id).lstrip(".") or "_"
@@ -210,11 +229,11 @@ class TaskRunner:
         with contextlib.suppress(ChildProcessError):
             os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
         _signal_group(process.pid, signal.SIGKILL)
+        # The watchdog has nothing left to guard: release it (EOF) while the group id is still ours.
+        if self._watchdog_fd is not None:
+            os.close(self._watchdog_fd)
+            self._watchdog_fd = None
         returncode = process.wait()
-        if self._watchdog is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self._watchdog.kill()
-            self._watchdog.wait()
         with self._lock:
             self._returncode = returncode
         self._done.set()
