@@ -18,6 +18,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from scale.api.deps import AppContext, get_context
 from scale.exceptions import Forbidden, Unauthorized
@@ -65,10 +66,15 @@ def token_from_header(value: str | None) -> str | None:
     return token
 
 
-def authorize(request: Request, context: Annotated[AppContext, Depends(get_context)]) -> None:
+async def authorize(request: Request, context: Annotated[AppContext, Depends(get_context)]) -> None:
     """The dependency on every /v6 route: :func:`check_access`, before the route's parameters and
-    body are validated, so a client without the right token learns nothing about its input."""
-    check_access(request, context)
+    body are validated, so a client without the right token learns nothing about its input.
+
+    ``async`` so that an open request (most reads) costs no thread-pool hop; only a token check,
+    which reads the database, goes to the pool."""
+    access = _needed_access(request, context)
+    if access is not None:
+        await run_in_threadpool(_check_token, request, context, access)
 
 
 def check_access(request: Request, context: AppContext) -> None:
@@ -77,6 +83,13 @@ def check_access(request: Request, context: AppContext) -> None:
     Also called by the handler of a body that is not JSON at all, which FastAPI refuses before
     any dependency runs, so that such a request too gets 401/403 first.
     """
+    access = _needed_access(request, context)
+    if access is not None:
+        _check_token(request, context, access)
+
+
+def _needed_access(request: Request, context: AppContext) -> Access | None:
+    """The access this request needs a token for, or None when it needs none."""
     route = request.scope.get("route")
     # FastAPI hands over the route as its module declared it (no /v6); older versions copied it
     # with the prefix. Either way the template relative to /v6 is what the rule is written in.
@@ -85,7 +98,12 @@ def check_access(request: Request, context: AppContext) -> None:
     else:
         access = Access.WRITE  # not a route we know: refuse rather than guess
     if not needs_token(access, public_read=context.settings.public_read):
-        return
+        return None
+    return access
+
+
+def _check_token(request: Request, context: AppContext, access: Access) -> None:
+    """Raise Unauthorized or Forbidden unless the request's token grants ``access``."""
     token = token_from_header(request.headers.get("authorization"))
     if token is None:
         raise Unauthorized(f"Authorization: this request needs the header `Authorization: {SCHEME} <token>`")

@@ -29,23 +29,31 @@ class AppContext:
     clock: Clock
 
 
-def get_context(request: Request) -> AppContext:
+def context_of(request: Request) -> AppContext:
+    """The :class:`AppContext` that ``create_app`` stored, for code that is not a dependency."""
     return cast(AppContext, request.app.state.context)
 
 
-def get_db(context: Annotated[AppContext, Depends(get_context)]) -> Database:
+async def get_context(request: Request) -> AppContext:
+    """The app's context. These accessors (and every dependency that does no I/O) are ``async``:
+    FastAPI runs a sync dependency in its thread pool, a hop that cost more than the work of a
+    cached ``GET /v6/status/`` (BENCHMARKS.md, benchmark 3)."""
+    return context_of(request)
+
+
+async def get_db(context: Annotated[AppContext, Depends(get_context)]) -> Database:
     return context.db
 
 
-def get_clock(context: Annotated[AppContext, Depends(get_context)]) -> Clock:
+async def get_clock(context: Annotated[AppContext, Depends(get_context)]) -> Clock:
     return context.clock
 
 
-def get_settings(context: Annotated[AppContext, Depends(get_context)]) -> Settings:
+async def get_settings(context: Annotated[AppContext, Depends(get_context)]) -> Settings:
     return context.settings
 
 
-def reject_nul(request: Request) -> None:
+async def reject_nul(request: Request) -> None:
     """400 for a NUL character in the path or the query: no name or value may hold one, and
     PostgreSQL refuses them in text, so they are stopped here instead of failing in a query."""
     if "\x00" in request.url.path:

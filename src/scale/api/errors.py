@@ -18,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
 
 from scale.api.auth import SCHEME, check_access
-from scale.api.deps import get_context
+from scale.api.deps import context_of
 from scale.exceptions import (
     BackendError,
     Conflict,
@@ -122,7 +122,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
         # FastAPI parses the body before the token check (a dependency) runs; check it here so a
         # request without the right token gets 401/403 whatever its body.
         try:
-            await run_in_threadpool(check_access, request, get_context(request))
+            await run_in_threadpool(check_access, request, context_of(request))
         except ScaleError as refused:
             return await _on_known_error(request, refused)
     return _respond(400, validation_detail(exc.errors()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 import scale
-from scale.api.deps import get_context
+from scale.api.deps import context_of
 from scale.api.schemas.system import VersionOut
 from scale.services.status import StatusCache
 
@@ -29,7 +29,7 @@ async def get_status(request: Request) -> Response:
     route's time once the document was cached (BENCHMARKS.md, benchmark 3). The cache costs
     one query by primary key while the document is unchanged, short enough for the event loop.
     """
-    context = get_context(request)
+    context = context_of(request)
     cache: StatusCache | None = getattr(request.app.state, "status_cache", None)
     if cache is None:
         cache = request.app.state.status_cache = StatusCache()
