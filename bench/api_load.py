@@ -58,7 +58,7 @@ STATUS_TARGET_P99_MS = 20.0
 def serve(data_dir: Path, port: int, nodes: int) -> None:
     """Run what ``scale up --backend sim`` runs, with ``nodes`` simulated nodes, until SIGTERM."""
     from scale.api.app import create_app
-    from scale.bootstrap import build_database, build_scheduler_service
+    from scale.bootstrap import build_database, build_scheduler_service, tune_gc_for_scheduler
     from scale.cli.main import _serve
     from scale.config import Settings
 
@@ -67,6 +67,7 @@ def serve(data_dir: Path, port: int, nodes: int) -> None:
     )
     db = build_database(settings)
     service = build_scheduler_service(settings, db)
+    tune_gc_for_scheduler()
     service.start(background=True)
     try:
         _serve(settings, create_app(settings, db))

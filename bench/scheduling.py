@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, insert, select, text
 
 from scale.backends.sim import SimBackend, SimScript, make_sim_nodes
+from scale.bootstrap import tune_gc_for_scheduler
 from scale.clock import FakeClock
 from scale.domain.tasks import TaskSpec
 from scale.messaging.transport import DatabaseTransport
@@ -357,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print("SIMULATION: the scheduler on the sim backend; no real tasks run.", flush=True)
+    tune_gc_for_scheduler()  # as `scale scheduler` and `scale up` do
     with fresh_database(args.db) as db:
         result = run_benchmark(
             db, db_kind=args.db, nodes=args.nodes, jobs=args.jobs, max_passes=args.max_passes, seed=args.seed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import threading
@@ -93,6 +94,23 @@ def build_transport(settings: Settings, db: Database) -> Transport:
 
         return AmqpTransport(db, settings.broker_url, queue=settings.broker_queue)
     return DatabaseTransport(db)
+
+
+#: Generation-0 threshold for a scheduler process (CPython's default is 700). A pass allocates
+#: hundreds of thousands of short-lived objects, almost all freed by reference counting; at the
+#: default, that many allocations set off the cyclic collector over and over, including full
+#: collections of a large, long-lived heap (the nodes, job types, queue entries), which showed
+#: as 50-100 ms stalls in the scheduling pass (BENCHMARKS.md, benchmark 1).
+SCHEDULER_GC_THRESHOLD = (50_000, 20, 20)
+
+
+def tune_gc_for_scheduler() -> None:
+    """Collect cyclic garbage less often, and leave what exists at start-up (imports, settings)
+    out of every later collection. Called once by the processes that run a scheduler, never at
+    import: it is process-wide state."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SCHEDULER_GC_THRESHOLD)
 
 
 @dataclass

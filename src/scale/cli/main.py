@@ -94,7 +94,7 @@ def up(
 ) -> None:
     """Run everything on this machine: API, scheduler, local backend, SQLite."""
     from scale.api.app import create_app
-    from scale.bootstrap import build_database, build_scheduler_service
+    from scale.bootstrap import build_database, build_scheduler_service, tune_gc_for_scheduler
 
     settings = _settings(
         host=host, port=port, data_dir=data_dir, nodes=nodes, backend=backend, runtime=runtime
@@ -102,6 +102,7 @@ def up(
     _logging(settings)
     db = build_database(settings)
     service = build_scheduler_service(settings, db)
+    tune_gc_for_scheduler()
     service.start(background=True)
     console.print(
         f"Scale {__version__} is up: http://{settings.host}:{settings.port}/v6/status/", highlight=False
@@ -161,7 +162,7 @@ def scheduler(
     runtime: Runtime = None,
 ) -> None:
     """Run the scheduler only; stops cleanly on Ctrl-C or SIGTERM."""
-    from scale.bootstrap import build_database, build_scheduler_service
+    from scale.bootstrap import build_database, build_scheduler_service, tune_gc_for_scheduler
 
     settings = _settings(
         data_dir=data_dir,
@@ -181,6 +182,7 @@ def scheduler(
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    tune_gc_for_scheduler()
     service.start(background=True)
     console.print(f"Scale scheduler {__version__} running on the {settings.backend} backend", highlight=False)
     try:

@@ -336,6 +336,9 @@ class Scheduler:
     # ------------------------------------------------------------------ backend events
 
     def _apply_events(self, events: list[BackendEvent], now: datetime) -> None:
+        # The agents that came up are registered together, up front (one transaction).
+        ups = [event.agent for event in events if isinstance(event, AgentUp)]
+        registered = iter(self.store.register_nodes([(a.hostname, a.agent_id) for a in ups], now))
         for event in events:
             if isinstance(event, TaskStatus):
                 self._on_task_update(event.update, now)
@@ -352,7 +355,7 @@ class Scheduler:
                     if resources.remove_offer(event.offer_id) is not None:
                         break
             elif isinstance(event, AgentUp):
-                self._on_agent_up(event.agent, now)
+                self._on_agent_up(event.agent, next(registered), now)
             elif isinstance(event, AgentLost):
                 self.online.discard(event.agent_id)
                 self.system_tasks.on_agent_lost(event.agent_id)
@@ -360,10 +363,9 @@ class Scheduler:
                 if lost is not None:
                     lost.offers.clear()
 
-    def _on_agent_up(self, agent: Agent, now: datetime) -> None:
+    def _on_agent_up(self, agent: Agent, record: NodeRecord, now: datetime) -> None:
         self.agents[agent.agent_id] = agent
         self.online.add(agent.agent_id)
-        record = self.store.register_node(agent.hostname, agent.agent_id, now)
         self.nodes[record.node_id] = record
         for agent_id, node_id in list(self.node_by_agent.items()):
             if node_id == record.node_id and agent_id != agent.agent_id:

@@ -7,6 +7,7 @@ one transaction for all executions a pass creates (with their ``running_jobs`` m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -99,19 +100,31 @@ class SqlSchedulerStore:
                 for r in s.scalars(select(ErrorRow))
             ]
 
-    def register_node(self, hostname: str, agent_id: str, now: datetime) -> NodeRecord:
+    def register_nodes(self, agents: Sequence[tuple[str, str]], now: datetime) -> list[NodeRecord]:
+        """One transaction and one lookup for all the agents that came up in a pass: a
+        transaction per node made the first pass at 1,000 nodes take over a second
+        (BENCHMARKS.md, benchmark 1)."""
+        if not agents:
+            return []
         with self.db.session() as s:
-            row = s.scalars(select(NodeRow).where(NodeRow.hostname == hostname)).first()
-            if row is None:
-                row = NodeRow(hostname=hostname, agent_id=agent_id, created=now, last_modified=now)
-                row.is_active, row.is_paused = True, False
-                s.add(row)
-                s.flush()
-            elif row.agent_id != agent_id:
-                row.agent_id = agent_id
-                row.last_modified = now
-            row.last_offer_received = now
-            return _node_record(row)
+            hostnames = sorted({hostname for hostname, _ in agents})
+            rows = {r.hostname: r for r in s.scalars(select(NodeRow).where(NodeRow.hostname.in_(hostnames)))}
+            ordered = []
+            for hostname, agent_id in agents:
+                row = rows.get(hostname)
+                if row is None:
+                    row = NodeRow(hostname=hostname, agent_id=agent_id, created=now, last_modified=now)
+                    row.is_active, row.is_paused = True, False
+                    s.add(row)
+                    rows[hostname] = row
+                elif row.agent_id != agent_id:
+                    row.agent_id = agent_id
+                    row.last_modified = now
+                row.last_offer_received = now
+                # The record is taken after the flush: the row's id and its final agent.
+                ordered.append((row, agent_id))
+            s.flush()  # the new rows in one batched INSERT, not one statement each
+            return [replace(_node_record(row), agent_id=agent_id) for row, agent_id in ordered]
 
     def load_queue(self, *, lifo: bool, exclude_job_types: Sequence[int], limit: int) -> list[QueuedJob]:
         order = QueueRow.queued.desc() if lifo else QueueRow.queued.asc()
