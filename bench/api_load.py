@@ -8,7 +8,9 @@
    free loopback port (``python bench/api_load.py --serve ...``).
 3. Once ``GET /v6/status/`` answers 200, a SECOND process (the load generator) holds
    ``--clients`` keep-alive connections and sends requests back to back for ``--seconds`` to
-   ``GET /v6/status/``, then for as long to ``GET /v6/jobs/?page_size=100``.
+   ``GET /v6/status/`` with ``Accept-Encoding: gzip`` (as browsers, curl --compressed, requests
+   and httpx send it), then as long without it (the whole JSON), then as long to
+   ``GET /v6/jobs/?page_size=100``.
 
 The load generator is a small asyncio HTTP/1.1 client on raw streams (``--client raw``, the
 default) because on a 2-cpu machine it shares the cpus with the server: httpx
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import multiprocessing as mp
 import os
@@ -90,9 +93,10 @@ def _cpu_seconds(pid: int) -> float:
 
 @dataclass
 class Server:
-    """The system under test, as a subprocess with its own temporary data directory."""
+    """The system under test, as subprocesses with their own temporary data directory: one
+    process (``all-in-one``, as ``scale up``) or ``scale api`` and ``scale scheduler`` (``split``)."""
 
-    process: subprocess.Popen[bytes]
+    processes: list[subprocess.Popen[bytes]]
     port: int
     data_dir: Path
     log: Path
@@ -102,21 +106,36 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def cpu_seconds(self) -> float:
-        return _cpu_seconds(self.process.pid)
+        return sum(_cpu_seconds(p.pid) for p in self.processes)
+
+    def exited(self) -> subprocess.Popen[bytes] | None:
+        return next((p for p in self.processes if p.poll() is not None), None)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
             try:
-                self.process.wait(30)
+                process.wait(30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def start_server(*, nodes: int, jobs: int, ready_timeout_s: float = 120.0) -> Server:
-    """Populate a fresh database, start the server on a free port, wait for a fresh status."""
+TOPOLOGIES = ("all-in-one", "split")
+
+
+def start_server(
+    *, nodes: int, jobs: int, topology: str = "all-in-one", ready_timeout_s: float = 120.0
+) -> Server:
+    """Populate a fresh database, start the server on a free port, wait for a fresh status.
+
+    ``all-in-one`` runs what ``scale up`` runs (API and scheduler share one process and one
+    GIL); ``split`` runs ``scale api`` and ``scale scheduler --backend sim`` as two processes on
+    the same database, as a deployment beyond one process does.
+    """
     from scale.store.db import Database
     from scale.store.migrate import update_database
 
@@ -128,17 +147,28 @@ def start_server(*, nodes: int, jobs: int, ready_timeout_s: float = 120.0) -> Se
 
     port = free_port()
     log = data_dir / "server.log"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--data-dir", str(data_dir)]
-    cmd += ["--port", str(port), "--nodes", str(nodes)]
+    if topology == "all-in-one":
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--data-dir", str(data_dir)]
+        commands = [[*cmd, "--port", str(port), "--nodes", str(nodes)]]
+    elif topology == "split":
+        scale = [sys.executable, "-m", "scale"]
+        commands = [
+            [*scale, "scheduler", "--backend", "sim", "--sim-nodes", str(nodes), "--data-dir", str(data_dir)],
+            [*scale, "api", "--port", str(port), "--data-dir", str(data_dir)],
+        ]
+    else:
+        raise ValueError(f"topology: one of {', '.join(TOPOLOGIES)}, not {topology!r}")
+    env = {**os.environ, "SCALE_LOG_LEVEL": "WARNING", "SCALE_PUBLIC_READ": "true"}
     with log.open("wb") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(process=process, port=port, data_dir=data_dir, log=log)
+        processes = [subprocess.Popen(c, stdout=out, stderr=subprocess.STDOUT, env=env) for c in commands]
+    server = Server(processes=processes, port=port, data_dir=data_dir, log=log)
     deadline = time.monotonic() + ready_timeout_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        exited = server.exited()
+        if exited is not None:
             text = log.read_text(errors="replace")
             server.stop()
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{text}")
+            raise RuntimeError(f"{exited.args} exited with {exited.returncode}:\n{text}")
         try:
             with urllib.request.urlopen(server.base_url + STATUS_PATH, timeout=5) as response:
                 if response.status == 200:
@@ -179,6 +209,7 @@ class LoadResult:
     path: str
     clients: int
     seconds: float
+    gzip: bool = False
     requests: int = 0
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
@@ -205,27 +236,41 @@ class _RawConnection:
         self.reader = reader
         self.writer = writer
         self.host = host
+        #: The first body this connection read, kept so the run can check what it was served.
+        self.first_body: bytes | None = None
+        self.first_encoding: bytes = b""
 
     @classmethod
     async def open(cls, host: str, port: int) -> _RawConnection:
         reader, writer = await asyncio.open_connection(host, port)
         return cls(reader, writer, host)
 
-    async def get(self, path: str) -> tuple[int, int]:
-        """(status code, body length); raises on a malformed or closed response."""
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+    async def get(self, path: str, *, gzip: bool = False) -> tuple[int, int]:
+        """(status code, body length); raises on a malformed or closed response.
+
+        With ``gzip`` the request says ``Accept-Encoding: gzip`` as browsers, curl --compressed,
+        requests and httpx do; the body is read but not inflated (that would cost the load
+        generator more cpu than the server spends), except the first one, kept for a check.
+        """
+        extra = "Accept-Encoding: gzip\r\n" if gzip else ""
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{extra}\r\n".encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         code = int(lines[0].split(b" ", 2)[1])
         length = 0
+        encoding = b""
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
+            elif name.strip().lower() == b"content-encoding":
+                encoding = value.strip().lower()
             elif name.strip().lower() == b"transfer-encoding":
                 raise RuntimeError("chunked responses are not supported by the raw client")
         if length:
-            await self.reader.readexactly(length)
+            body = await self.reader.readexactly(length)
+            if self.first_body is None:
+                self.first_body, self.first_encoding = body, encoding
         return code, length
 
     def close(self) -> None:
@@ -235,6 +280,7 @@ class _RawConnection:
 async def _drive_raw(
     host: str, port: int, path: str, clients: int, seconds: float, result: LoadResult
 ) -> None:
+    """``clients`` connections sending back to back; then one body per connection is checked."""
     connections = [await _RawConnection.open(host, port) for _ in range(clients)]
     deadline = time.perf_counter() + seconds
 
@@ -244,7 +290,7 @@ async def _drive_raw(
             if start >= deadline:
                 return
             try:
-                code, length = await conn.get(path)
+                code, length = await conn.get(path, gzip=result.gzip)
             except (OSError, asyncio.IncompleteReadError, RuntimeError, ValueError):
                 result.errors += 1
                 conn.close()
@@ -257,7 +303,22 @@ async def _drive_raw(
 
     await asyncio.gather(*(client(c) for c in connections))
     for conn in connections:
+        _check_body(conn.first_body, conn.first_encoding, result)
         conn.close()
+
+
+def _check_body(body: bytes | None, encoding: bytes, result: LoadResult) -> None:
+    """A served body must be JSON, gzip-wrapped exactly when gzip was asked for; else an error."""
+    if body is None:
+        return
+    try:
+        if encoding == b"gzip":
+            if not result.gzip:
+                raise ValueError("gzip sent to a client that did not ask for it")
+            body = gzip.decompress(body)
+        json.loads(body)
+    except (ValueError, OSError):
+        result.errors += 1
 
 
 async def _drive_httpx(base_url: str, path: str, clients: int, seconds: float, result: LoadResult) -> None:
@@ -267,13 +328,16 @@ async def _drive_httpx(base_url: str, path: str, clients: int, seconds: float, r
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as http:
         deadline = time.perf_counter() + seconds
 
+        # httpx asks for gzip itself; only a run without gzip has to say so.
+        headers = {} if result.gzip else {"Accept-Encoding": "identity"}
+
         async def client() -> None:
             while True:
                 start = time.perf_counter()
                 if start >= deadline:
                     return
                 try:
-                    response = await http.get(path)
+                    response = await http.get(path, headers=headers)
                 except httpx.HTTPError:
                     result.errors += 1
                     continue
@@ -286,10 +350,16 @@ async def _drive_httpx(base_url: str, path: str, clients: int, seconds: float, r
 
 
 def _generator(
-    base_url: str, path: str, clients: int, seconds: float, kind: str, out: mp.Queue[dict[str, Any]]
+    base_url: str,
+    path: str,
+    clients: int,
+    seconds: float,
+    kind: str,
+    gzip: bool,
+    out: mp.Queue[dict[str, Any]],
 ) -> None:
     """The load generator process: one event loop, ``clients`` concurrent connections."""
-    result = LoadResult(path=path, clients=clients, seconds=seconds)
+    result = LoadResult(path=path, clients=clients, seconds=seconds, gzip=gzip)
     host, port = base_url.removeprefix("http://").rsplit(":", 1)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
@@ -303,11 +373,15 @@ def _generator(
     out.put(result.__dict__)
 
 
-def drive(server: Server, path: str, *, clients: int, seconds: float, kind: str = "raw") -> LoadResult:
+def drive(
+    server: Server, path: str, *, clients: int, seconds: float, kind: str = "raw", gzip: bool = False
+) -> LoadResult:
     """Load ``path`` from a second process for ``seconds``; the server's cpu over the same span."""
     ctx = mp.get_context("spawn")
     queue: mp.Queue[dict[str, Any]] = ctx.Queue()
-    process = ctx.Process(target=_generator, args=(server.base_url, path, clients, seconds, kind, queue))
+    process = ctx.Process(
+        target=_generator, args=(server.base_url, path, clients, seconds, kind, gzip, queue)
+    )
     server_cpu0 = server.cpu_seconds()
     process.start()
     deadline = time.monotonic() + seconds + 120
@@ -341,8 +415,11 @@ class ApiLoadResult:
     nodes: int
     jobs_queued: int
     client: str
+    topology: str = "all-in-one"
     settled: bool = True
     job_rows: int = 0
+    #: ``GET /v6/status/`` without ``Accept-Encoding``: the whole JSON (about 1 MB at 1,000 nodes).
+    status_identity: LoadResult | None = None
 
     def table(self) -> str:
         header = (
@@ -357,11 +434,13 @@ class ApiLoadResult:
             "server cpu",
         )
         rows = []
-        for r in (self.status, self.jobs):
+        loads = [self.status, *([self.status_identity] if self.status_identity else []), self.jobs]
+        for r in loads:
             codes = ",".join(f"{c}:{n}" for c, n in sorted(r.statuses.items()))
+            encoding = " (gzip)" if r.gzip else " (identity)" if r.path == STATUS_PATH else ""
             rows.append(
                 (
-                    f"GET {r.path}",
+                    f"GET {r.path}{encoding}",
                     f"{r.rps:.0f}",
                     f"{r.pct(0.5):.1f}",
                     f"{r.pct(0.99):.1f}",
@@ -379,33 +458,54 @@ class ApiLoadResult:
         return "\n".join(lines)
 
     def result_line(self) -> str:
-        return (
+        """``status_*`` is the run with ``Accept-Encoding: gzip`` (what most clients send);
+        ``status_identity_*`` the one without, when it ran."""
+        line = (
             f"RESULT status_rps={self.status.rps:.1f} status_p99_ms={self.status.pct(0.99):.1f} "
             f"jobs_rps={self.jobs.rps:.1f} jobs_p99_ms={self.jobs.pct(0.99):.1f} "
-            f"status_p50_ms={self.status.pct(0.5):.1f} jobs_p50_ms={self.jobs.pct(0.5):.1f}"
+            f"status_p50_ms={self.status.pct(0.5):.1f} jobs_p50_ms={self.jobs.pct(0.5):.1f} "
+            f"status_gzip={int(self.status.gzip)}"
         )
+        if self.status_identity is not None:
+            r = self.status_identity
+            line += (
+                f" status_identity_rps={r.rps:.1f} status_identity_p99_ms={r.pct(0.99):.1f}"
+                f" status_identity_p50_ms={r.pct(0.5):.1f}"
+            )
+        return line
 
 
 def run_load(
-    *, clients: int, seconds: float, nodes: int, jobs: int, client: str = "raw", settled: bool = True
+    *,
+    clients: int,
+    seconds: float,
+    nodes: int,
+    jobs: int,
+    client: str = "raw",
+    settled: bool = True,
+    topology: str = "all-in-one",
 ) -> ApiLoadResult:
-    """Start the system, optionally wait for its jobs to end, load each endpoint in turn."""
-    server = start_server(nodes=nodes, jobs=jobs)
+    """Start the system, optionally wait for its jobs to end, load each endpoint in turn:
+    the status with gzip, the status without, the jobs list."""
+    server = start_server(nodes=nodes, jobs=jobs, topology=topology)
     try:
         if settled:
             settle(server)
         job_rows = count_jobs(server)
-        status = drive(server, STATUS_PATH, clients=clients, seconds=seconds, kind=client)
+        status = drive(server, STATUS_PATH, clients=clients, seconds=seconds, kind=client, gzip=True)
+        identity = drive(server, STATUS_PATH, clients=clients, seconds=seconds, kind=client, gzip=False)
         listing = drive(server, JOBS_PATH, clients=clients, seconds=seconds, kind=client)
     finally:
         server.stop()
     return ApiLoadResult(
         status=status,
+        status_identity=identity,
         jobs=listing,
         nodes=nodes,
         jobs_queued=jobs,
         client=client,
         settled=settled,
+        topology=topology,
         job_rows=job_rows,
     )
 
@@ -422,6 +522,12 @@ def main(argv: list[str] | None = None) -> int:
         help="load at once, while the scheduler still launches the jobs (default: after they ended)",
     )
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
+    parser.add_argument(
+        "--topology",
+        choices=TOPOLOGIES,
+        default="all-in-one",
+        help="all-in-one: API and scheduler in one process, as scale up; split: scale api + scale scheduler",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -434,7 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"API load: {args.clients} clients x {args.seconds:g} s per endpoint, {args.nodes} simulated nodes, "
         f"{args.jobs} jobs queued at the start ({'loaded while they run' if args.busy else 'loaded after'}), "
-        f"{args.client} client; server and load generator share this machine's {os.cpu_count()} cpus",
+        f"{args.client} client, {args.topology}; "
+        f"server and load generator share this machine's {os.cpu_count()} cpus",
         flush=True,
     )
     result = run_load(
@@ -443,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         nodes=args.nodes,
         jobs=args.jobs,
         client=args.client,
+        topology=args.topology,
         settled=not args.busy,
     )
     print(f"/v6/jobs/ lists {result.job_rows} jobs; each request asks for a page of 100")

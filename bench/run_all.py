@@ -3,7 +3,9 @@
 1. scheduling throughput (``bench/scheduling.py``), 1,000 nodes x 100,000 jobs, on SQLite and,
    when it answers, on PostgreSQL (127.0.0.1:5432);
 2. status build cost (``bench/status_build.py``), 10, 100 and 1,000 nodes, 10,000 running;
-3. API load (``bench/api_load.py``), 50 clients x 20 s per endpoint, 1,000 simulated nodes;
+3. API load (``bench/api_load.py``), 50 clients x 20 s per endpoint, 1,000 simulated nodes,
+   once as ``scale up`` runs (API and scheduler in one process) and once split (``scale api``
+   and ``scale scheduler``);
 4. peak memory of the scheduler process, from benchmark 1.
 
 Each benchmark runs as its own subprocess (so its peak memory is its own) and is read back
@@ -137,24 +139,30 @@ def status_rows(results: list[dict[str, str]], running: int) -> list[Row]:
     return rows
 
 
-def api_rows(r: dict[str, str], size: str) -> list[Row]:
-    rps = float(r["status_rps"])
-    p99 = float(r["status_p99_ms"])
-    return [
-        Row(
-            "3 API GET /v6/status/",
-            size,
-            "requests/s",
-            f"{rps:.0f}",
-            ">= 3000",
-            _judge(rps, lambda v: v >= 3000),
-        ),
-        Row("3 API GET /v6/status/", size, "p50 ms", r.get("status_p50_ms", "?"), "-", "-"),
-        Row("3 API GET /v6/status/", size, "p99 ms", f"{p99:.1f}", "< 20", _judge(p99, lambda v: v < 20)),
-        Row("3 API GET /v6/jobs/ (100)", size, "requests/s", f"{float(r['jobs_rps']):.0f}", "-", "-"),
-        Row("3 API GET /v6/jobs/ (100)", size, "p50 ms", r.get("jobs_p50_ms", "?"), "-", "-"),
-        Row("3 API GET /v6/jobs/ (100)", size, "p99 ms", r["jobs_p99_ms"], "-", "-"),
-    ]
+def api_rows(r: dict[str, str], size: str, topology: str, *, jobs: bool) -> list[Row]:
+    """The status rows of one API run (gzip, then identity where it ran), judged against the
+    target each, and the jobs list rows when ``jobs``."""
+    rows: list[Row] = []
+    variants = [("status", "gzip")]
+    if "status_identity_rps" in r:
+        variants.append(("status_identity", "identity"))
+    for key, encoding in variants:
+        name = f"3 API GET /v6/status/ ({encoding}, {topology})"
+        rps = float(r[f"{key}_rps"])
+        p99 = float(r[f"{key}_p99_ms"])
+        rows += [
+            Row(name, size, "requests/s", f"{rps:.0f}", ">= 3000", _judge(rps, lambda v: v >= 3000)),
+            Row(name, size, "p50 ms", r.get(f"{key}_p50_ms", "?"), "-", "-"),
+            Row(name, size, "p99 ms", f"{p99:.1f}", "< 20", _judge(p99, lambda v: v < 20)),
+        ]
+    if jobs:
+        name = f"3 API GET /v6/jobs/ (100, {topology})"
+        rows += [
+            Row(name, size, "requests/s", f"{float(r['jobs_rps']):.0f}", "-", "-"),
+            Row(name, size, "p50 ms", r.get("jobs_p50_ms", "?"), "-", "-"),
+            Row(name, size, "p99 ms", r["jobs_p99_ms"], "-", "-"),
+        ]
+    return rows
 
 
 def table(rows: list[Row]) -> str:
@@ -236,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         "--nodes",
         str(args.api_nodes),
     ]
-    (r,) = run_script("api_load.py", api_args)[-1:]
-    rows += api_rows(r, f"{args.clients} clients, {args.seconds:g} s, {args.api_nodes} nodes")
+    size3 = f"{args.clients} clients, {args.seconds:g} s, {args.api_nodes} nodes"
+    for topology in ("all-in-one", "split"):
+        (r,) = run_script("api_load.py", [*api_args, "--topology", topology])[-1:]
+        rows += api_rows(r, size3, topology, jobs=topology == "all-in-one")
 
     total = time.perf_counter() - started
     print(

@@ -55,6 +55,10 @@ class Settings:
     #: the durable queue on that broker (``SCALE_BROKER_QUEUE``); one per cluster sharing a broker
     broker_queue: str = "scale.messages"
     status_freshness_s: float = 12.0
+    #: how long the API trusts the status timestamp it last read before reading it again
+    #: (``SCALE_STATUS_RECHECK_S``): the one query a ``GET /v6/status/`` would otherwise make.
+    #: A new document shows at most this much later; going offline (204) is still exact.
+    status_recheck_s: float = 0.5
     periods: LoopPeriods = field(default_factory=LoopPeriods)
     public_read: bool = True
     log_level: str = "INFO"
@@ -90,13 +94,13 @@ class Settings:
             values["ray_address"] = env["SCALE_RAY_ADDRESS"]
         if env.get("SCALE_RUNTIME"):
             values["runtime"] = env["SCALE_RUNTIME"]
-        if "SCALE_MIN_FREE_DISK_MB" in env:
-            try:
-                values["min_free_disk_mb"] = float(env["SCALE_MIN_FREE_DISK_MB"])
-            except ValueError:
-                raise InvalidRequest(
-                    f"SCALE_MIN_FREE_DISK_MB: not a number: {env['SCALE_MIN_FREE_DISK_MB']!r}"
-                ) from None
+        for name in ("min_free_disk_mb", "status_recheck_s"):
+            key = f"SCALE_{name.upper()}"
+            if key in env:
+                try:
+                    values[name] = float(env[key])
+                except ValueError:
+                    raise InvalidRequest(f"{key}: not a number: {env[key]!r}") from None
         periods = {
             name: float(env[f"SCALE_PERIOD_{name.upper()}"])
             for name in LoopPeriods.__dataclass_fields__
@@ -116,6 +120,8 @@ class Settings:
             raise InvalidRequest("nodes: must be at least 1")
         if self.min_free_disk_mb < 0:
             raise InvalidRequest("min_free_disk_mb: must not be negative")
+        if not 0 <= self.status_recheck_s < self.status_freshness_s:
+            raise InvalidRequest("status_recheck_s: must be at least 0 and less than status_freshness_s")
         if self.broker_url is not None and not self.broker_url.startswith(("amqp://", "amqps://")):
             raise InvalidRequest("broker_url: must be an amqp:// or amqps:// URL")
         if not 0 < self.port < 65536:

@@ -20,6 +20,7 @@ from scale.api.routes import (
     scheduler,
     system,
 )
+from scale.api.status_fast_path import StatusFastPath
 from scale.clock import SystemClock
 from scale.config import Settings
 from scale.scheduler.ports import Clock
@@ -50,4 +51,6 @@ def create_app(settings: Settings, db: Database, *, clock: Clock | None = None) 
         v6.include_router(module.router)
     app.include_router(v6)
     install_openapi(app, settings, prefix=API_PREFIX)
+    # Open reads of the status skip routing and dependencies (see the module).
+    app.add_middleware(StatusFastPath)
     return app

@@ -7,7 +7,9 @@ old and answers "offline" (204, no body) otherwise; 12.0 s exactly is still fres
 
 from __future__ import annotations
 
+import gzip
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +49,36 @@ _DOCUMENT = select(cast(SchedulerRow.status, Text), SchedulerRow.status_timestam
 _EMPTY_DOCUMENTS = frozenset({"", "{}", "null"})
 
 
+@dataclass(eq=False)
+class StatusDocument:
+    """One stored status document as the API sends it: the JSON bytes, their gzip copy and an ETag.
+
+    At 1,000 nodes the document is about 1 MB of JSON and compresses about 20-fold; most HTTP
+    clients (browsers, curl --compressed, requests, httpx) ask for gzip, and moving a megabyte
+    per request through the server, loopback and the client was most of the cost of
+    ``GET /v6/status/`` (BENCHMARKS.md, benchmark 3). The gzip copy is made once per document,
+    on the first request that accepts it, not once per request.
+    """
+
+    body: bytes
+    timestamp: datetime
+    _gzipped: bytes | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def etag(self) -> str:
+        """A strong validator: the status timestamp changes with every document the scheduler stores."""
+        return f'"{self.timestamp.timestamp():.6f}"'
+
+    def gzipped(self) -> bytes:
+        """The body compressed (level 6), computed once for this document."""
+        if self._gzipped is None:
+            with self._lock:
+                if self._gzipped is None:
+                    self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+        return self._gzipped
+
+
 class StatusCache:
     """The stored status as the bytes the API sends, kept until the row's status timestamp changes.
 
@@ -63,29 +95,51 @@ class StatusCache:
     be shared by every app and database in the process.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, recheck_s: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._timestamp: datetime | None = None
-        self._body: bytes | None = None
+        self._document: StatusDocument | None = None
+        self._recheck_s = recheck_s
+        #: (when the timestamp was last read, what it was), by the caller's clock
+        self._checked: tuple[datetime, datetime | None] | None = None
 
     def read(self, db: Database, now: datetime, threshold: float) -> bytes | None:
         """The fresh stored document as JSON bytes, or None when the scheduler is offline
         (no row, no document, or a stale one): the rule of :func:`read_status`."""
-        # A Core query on a plain connection: a third of the cost of an ORM session, and this
-        # runs on every request.
-        with db.read_engine.connect() as conn:
-            timestamp = conn.scalar(_TIMESTAMP)
+        document = self.document(db, now, threshold)
+        return None if document is None else document.body
+
+    def document(self, db: Database, now: datetime, threshold: float) -> StatusDocument | None:
+        """The fresh stored document (body, gzip copy, ETag), or None when the scheduler is offline.
+
+        The stored timestamp is read again once ``recheck_s`` has passed on the caller's clock
+        since the last read (or the clock went back): under load that query was a third of the
+        route's cost. The freshness rule is applied to ``now`` on every call, so a scheduler
+        that stops still turns the status to None on the dot; only a newer document (or a
+        deleted row) is seen up to ``recheck_s`` late.
+        """
+        timestamp = self._timestamp_at(db, now)
         if timestamp is None or not is_fresh(timestamp, now, threshold):
             return None
         with self._lock:
             if timestamp != self._timestamp:
-                self._timestamp, self._body = self._load(db)
+                self._timestamp, self._document = self._load(db)
             if self._timestamp is None or not is_fresh(self._timestamp, now, threshold):
                 return None
-            return self._body
+            return self._document
+
+    def _timestamp_at(self, db: Database, now: datetime) -> datetime | None:
+        checked = self._checked
+        if checked is not None and 0 <= (now - checked[0]).total_seconds() < self._recheck_s:
+            return checked[1]
+        # A Core query on a plain connection: a third of the cost of an ORM session.
+        with db.read_engine.connect() as conn:
+            timestamp: datetime | None = conn.scalar(_TIMESTAMP)
+        self._checked = (now, timestamp)
+        return timestamp
 
     @staticmethod
-    def _load(db: Database) -> tuple[datetime | None, bytes | None]:
+    def _load(db: Database) -> tuple[datetime | None, StatusDocument | None]:
         """The document and the timestamp stored with it, read together so they always match."""
         with db.read_engine.connect() as conn:
             row = conn.execute(_DOCUMENT).first()
@@ -94,4 +148,4 @@ class StatusCache:
         text, timestamp = row
         if text is None or text.strip() in _EMPTY_DOCUMENTS:
             return timestamp, None
-        return timestamp, text.encode()
+        return timestamp, StatusDocument(body=text.encode(), timestamp=row[1])
