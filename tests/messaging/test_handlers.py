@@ -63,6 +63,55 @@ def test_running_then_completed(db: Database) -> None:
     assert job(db, job_id).status == "COMPLETED"
 
 
+def test_a_batch_changes_only_the_jobs_on_the_execution_it_names(db: Database) -> None:
+    """One running_jobs and one completed_jobs message over several jobs (as a scheduling pass
+    sends them): a stale exe_num, an unknown job and a repeated entry change nothing; output is
+    kept; a completion without a node keeps the node the job ran on; timestamps come through."""
+    type_id, node_a, node_b = make_job_type(db), make_node(db, "node-a"), make_node(db, "node-b")
+    first, second, third = (make_queued_job(db, type_id) for _ in range(3))
+    started = (T0 + timedelta(seconds=5)).isoformat()
+    send(
+        db,
+        Message(
+            "running_jobs",
+            {
+                "jobs": [
+                    {"job_id": first, "exe_num": 1, "node_id": node_a, "started": started},
+                    {"job_id": second, "exe_num": 1, "node_id": node_b, "started": started},
+                    {"job_id": second, "exe_num": 1, "node_id": node_a, "started": started},
+                    {"job_id": third, "exe_num": 2, "node_id": node_a, "started": started},
+                    {"job_id": 999_999, "exe_num": 1, "node_id": node_a},
+                ]
+            },
+        ),
+    )
+    assert worker(db).drain() == 1
+    assert (job(db, first).status, job(db, first).node_id) == ("RUNNING", node_a)
+    assert (job(db, second).status, job(db, second).node_id) == ("RUNNING", node_b)
+    assert job(db, first).started == T0 + timedelta(seconds=5)
+    assert job(db, third).status == "QUEUED"  # exe_num 2 is not the job's execution
+
+    ended = (T0 + timedelta(seconds=9)).isoformat()
+    send(
+        db,
+        Message(
+            "completed_jobs",
+            {
+                "jobs": [
+                    {"job_id": first, "exe_num": 1, "ended": ended, "output": {"files": [1]}},
+                    {"job_id": second, "exe_num": 0, "ended": ended},
+                ]
+            },
+        ),
+    )
+    worker(db).drain()
+    done = job(db, first)
+    assert (done.status, done.node_id, done.output) == ("COMPLETED", node_a, {"files": [1]})
+    assert done.ended == T0 + timedelta(seconds=9)
+    assert done.last_modified == T0 + timedelta(minutes=1)
+    assert job(db, second).status == "RUNNING"
+
+
 def test_completed_before_running_stays_completed(db: Database) -> None:
     type_id, node_id = make_job_type(db), make_node(db)
     job_id = make_queued_job(db, type_id)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from scale.domain.states import JobStatus
@@ -36,37 +36,75 @@ def _jobs_by_id(session: Session, ids: Iterable[int]) -> dict[int, JobRow]:
     return {row.id: row for row in rows}
 
 
+def _job_states(session: Session, ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """``{job id: (num_exes, status)}``, the rows locked: all the common handlers need to decide.
+
+    The running and completed messages carry a whole scheduling pass each (about 1,000 jobs at
+    1,000 nodes); loading and flushing ORM objects for them was half of the message handlers'
+    time (BENCHMARKS.md, benchmark 1), so they read these two columns and write with one
+    executemany UPDATE by primary key.
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(JobRow.id, JobRow.num_exes, JobRow.status).where(JobRow.id.in_(wanted)).with_for_update()
+    )
+    return {job_id: (num_exes, status) for job_id, num_exes, status in rows}
+
+
+def _update_jobs(session: Session, changes: list[dict[str, Any]]) -> None:
+    """UPDATE ... WHERE id = :id for each dict (ORM bulk update by primary key: no objects)."""
+    if changes:
+        session.execute(update(JobRow), changes)
+
+
 def handle_running_jobs(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
     entries = body.get("jobs", [])
-    jobs = _jobs_by_id(session, (e["job_id"] for e in entries))
+    states = _job_states(session, (e["job_id"] for e in entries))
+    changes: list[dict[str, Any]] = []
     for entry in entries:
-        job = jobs.get(entry["job_id"])
-        if job is None or job.num_exes != entry["exe_num"] or job.status != JobStatus.QUEUED.value:
+        state = states.get(entry["job_id"])
+        if state is None or state != (entry["exe_num"], JobStatus.QUEUED.value):
             continue
-        job.status = JobStatus.RUNNING.value
-        job.node_id = entry.get("node_id")
-        job.started = _parse_time(entry.get("started"), now)
-        job.last_status_change = now
-        job.last_modified = now
+        states[entry["job_id"]] = (entry["exe_num"], JobStatus.RUNNING.value)  # a duplicate entry: once
+        changes.append(
+            {
+                "id": entry["job_id"],
+                "status": JobStatus.RUNNING.value,
+                "node_id": entry.get("node_id"),
+                "started": _parse_time(entry.get("started"), now),
+                "last_status_change": now,
+                "last_modified": now,
+            }
+        )
+    _update_jobs(session, changes)
     return []
 
 
 def handle_completed_jobs(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
     entries = body.get("jobs", [])
-    jobs = _jobs_by_id(session, (e["job_id"] for e in entries))
+    states = _job_states(session, (e["job_id"] for e in entries))
+    changes: list[dict[str, Any]] = []
     for entry in entries:
-        job = jobs.get(entry["job_id"])
-        if job is None or job.num_exes != entry["exe_num"] or job.status not in _ACTIVE:
+        state = states.get(entry["job_id"])
+        if state is None or state[0] != entry["exe_num"] or state[1] not in _ACTIVE:
             continue
-        job.status = JobStatus.COMPLETED.value
-        job.ended = _parse_time(entry.get("ended"), now)
-        job.error_id = None
+        states[entry["job_id"]] = (entry["exe_num"], JobStatus.COMPLETED.value)
+        change: dict[str, Any] = {
+            "id": entry["job_id"],
+            "status": JobStatus.COMPLETED.value,
+            "ended": _parse_time(entry.get("ended"), now),
+            "error_id": None,
+            "last_status_change": now,
+            "last_modified": now,
+        }
         if entry.get("node_id") is not None:
-            job.node_id = entry["node_id"]
+            change["node_id"] = entry["node_id"]
         if entry.get("output") is not None:
-            job.output = entry["output"]
-        job.last_status_change = now
-        job.last_modified = now
+            change["output"] = entry["output"]
+        changes.append(change)
+    _update_jobs(session, changes)
     return []
 
 
@@ -110,27 +148,31 @@ def handle_create_job_exe_ends(session: Session, body: dict[str, Any], now: date
     existing = set(
         session.scalars(select(JobExecutionEndRow.job_exe_id).where(JobExecutionEndRow.job_exe_id.in_(ids)))
     )
+    rows: list[dict[str, Any]] = []
     for e in entries:
         if e["job_exe_id"] in existing:
             continue
         existing.add(e["job_exe_id"])
-        session.add(
-            JobExecutionEndRow(
-                job_exe_id=e["job_exe_id"],
-                job_id=e["job_id"],
-                exe_num=e["exe_num"],
-                job_type_id=e["job_type_id"],
-                node_id=e.get("node_id"),
-                status=e["status"],
-                error_id=e.get("error_id"),
-                error_category=e.get("error_category"),
-                exit_code=e.get("exit_code"),
-                task_results=e.get("task_results", []),
-                started=_parse_time(e.get("started"), now),
-                ended=_parse_time(e.get("ended"), now),
-                created=now,
-            )
+        rows.append(
+            {
+                "job_exe_id": e["job_exe_id"],
+                "job_id": e["job_id"],
+                "exe_num": e["exe_num"],
+                "job_type_id": e["job_type_id"],
+                "node_id": e.get("node_id"),
+                "status": e["status"],
+                "error_id": e.get("error_id"),
+                "error_category": e.get("error_category"),
+                "exit_code": e.get("exit_code"),
+                "task_results": e.get("task_results", []),
+                "started": _parse_time(e.get("started"), now),
+                "ended": _parse_time(e.get("ended"), now),
+                "created": now,
+            }
         )
+    if rows:
+        # One multi-row INSERT from dicts: no ORM objects (20,000 constructors were seconds).
+        session.execute(insert(JobExecutionEndRow), rows)
     return []
 
 

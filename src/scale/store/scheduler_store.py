@@ -180,12 +180,14 @@ class SqlSchedulerStore:
             if not todo:
                 return []
             todo_ids = [e.job_id for e in todo]
+            # No ``sort_by_parameter_order``: without a sentinel column SQLAlchemy then sends one
+            # INSERT per row on SQLite (1,000 statements a pass instead of a few batches); rows
+            # come back in any order and are put back in the pass's order below.
             created = s.execute(
                 insert(JobExecutionRow).returning(
                     JobExecutionRow.id,
                     JobExecutionRow.job_id,
                     JobExecutionRow.exe_num,
-                    sort_by_parameter_order=True,
                 ),
                 [
                     {
@@ -225,9 +227,10 @@ class SqlSchedulerStore:
                     created=now,
                 )
             )
+            order = {e.job_id: i for i, e in enumerate(todo)}
             return [
                 CreatedExecution(exe_id, job_id, exe_num, inputs.get(job_id) or {})
-                for exe_id, job_id, exe_num in created
+                for exe_id, job_id, exe_num in sorted(created, key=lambda row: order[row[1]])
             ]
 
     def record_unplaced(self, reasons: Mapping[int, Mapping[str, int]]) -> None:
