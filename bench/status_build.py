@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scheduling import CPUS_CHOICES, _Pool, fresh_database, populate
 from scale.backends.sim import SimBackend, SimNode, SimScript, make_sim_nodes
+from scale.bootstrap import tune_gc_for_scheduler
 from scale.clock import FakeClock
 from scale.domain.tasks import TaskSpec
 from scale.messaging.transport import DatabaseTransport
@@ -278,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(args.nodes or SWEEP)
 
     print("SIMULATION: the scheduler on the sim backend; no real tasks run.", flush=True)
+    tune_gc_for_scheduler()  # as `scale scheduler` and `scale up` do: the status loop runs there
     results = []
     for nodes in sizes:
         print(
