@@ -11,7 +11,6 @@ import gzip
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Text, cast, select
 
@@ -27,25 +26,11 @@ def is_fresh(timestamp: datetime, now: datetime, threshold: float) -> bool:
     return (now - timestamp).total_seconds() <= threshold
 
 
-def read_status(db: Database, now: datetime, threshold: float) -> dict[str, Any] | None:
-    """The stored status document when it exists and is fresh, else None (the scheduler is offline).
-
-    A missing scheduler row, a row that never received a status, and a stale status all read as
-    None: none of them is an error of the API.
-    """
-    with db.read() as session:
-        row = session.get(SchedulerRow, 1)
-        if row is None or not row.status or row.status_timestamp is None:
-            return None
-        if not is_fresh(row.status_timestamp, now, threshold):
-            return None
-        return dict(row.status)
-
-
 _TIMESTAMP = select(SchedulerRow.status_timestamp).where(SchedulerRow.id == 1)
 #: The document as the JSON text the database holds: no parse, no re-encode.
 _DOCUMENT = select(cast(SchedulerRow.status, Text), SchedulerRow.status_timestamp).where(SchedulerRow.id == 1)
-#: JSON texts of a document that counts as "no status" (``read_status``'s ``not row.status``).
+#: JSON texts of a document that counts as "no status": a missing scheduler row, a row that never
+#: received a status, an empty one and a stale one all read as offline, none as an error.
 _EMPTY_DOCUMENTS = frozenset({"", "{}", "null"})
 
 
@@ -64,11 +49,15 @@ class StatusDocument:
     timestamp: datetime
     _gzipped: bytes | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    etag: str = field(init=False)
+    gzip_etag: str = field(init=False)
 
-    @property
-    def etag(self) -> str:
-        """A strong validator: the status timestamp changes with every document the scheduler stores."""
-        return f'"{self.timestamp.timestamp():.6f}"'
+    def __post_init__(self) -> None:
+        # Strong validators, one per representation, made once per document rather than per
+        # request: the status timestamp changes with every document the scheduler stores.
+        stamp = f"{self.timestamp.timestamp():.6f}"
+        self.etag = f'"{stamp}"'
+        self.gzip_etag = f'"{stamp}-gzip"'
 
     def gzipped(self) -> bytes:
         """The body compressed (level 6), computed once for this document."""
@@ -105,7 +94,7 @@ class StatusCache:
 
     def read(self, db: Database, now: datetime, threshold: float) -> bytes | None:
         """The fresh stored document as JSON bytes, or None when the scheduler is offline
-        (no row, no document, or a stale one): the rule of :func:`read_status`."""
+        (no row, no document, or a stale one)."""
         document = self.document(db, now, threshold)
         return None if document is None else document.body
 

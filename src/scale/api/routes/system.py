@@ -82,7 +82,7 @@ def status_reply(app: Any, accept_encoding: str, if_none_match: str | None) -> S
         return StatusReply(204, {})
     gzipped = accepts_gzip(accept_encoding)
     # A strong ETag names one representation, so the gzip copy has its own.
-    etag = document.etag[:-1] + '-gzip"' if gzipped else document.etag
+    etag = document.gzip_etag if gzipped else document.etag
     headers = {"etag": etag, "vary": "Accept-Encoding", "cache-control": "no-cache"}
     if if_none_match is not None and etag_matches(if_none_match, etag):
         return StatusReply(304, headers)
