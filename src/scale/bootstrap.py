@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import socket
@@ -52,7 +53,7 @@ def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
     p = settings.periods
     values: dict[str, Any] = {
         "hostname": socket.getfqdn(),
-        "data_dir": str(settings.data_dir.resolve()),
+        "data_dir": str(settings.data_dir),
         "scheduling_s": p.scheduling,
         "sync_s": p.sync,
         "status_s": p.status,
@@ -74,11 +75,15 @@ def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
 
 def system_task_env(settings: Settings) -> dict[str, str]:
     """What a ``scale message-handler`` / ``scale db-update`` task needs to reach our state."""
+    # Explicit, not inherited: a task starts without our SCALE_* variables (``backends.task_env``),
+    # so what the handlers must share with this scheduler is handed over here, already absolute.
     env = {
         "SCALE_DATABASE_URL": settings.resolved_database_url,
-        "SCALE_DATA_DIR": str(settings.data_dir.resolve()),
+        "SCALE_DATA_DIR": str(settings.data_dir),
         "SCALE_LOG_LEVEL": settings.log_level,
     }
+    for name in dataclasses.fields(settings.periods):
+        env[f"SCALE_PERIOD_{name.name.upper()}"] = repr(getattr(settings.periods, name.name))
     if settings.broker_url:
         env["SCALE_BROKER_URL"] = settings.broker_url
         env["SCALE_BROKER_QUEUE"] = settings.broker_queue

@@ -24,6 +24,30 @@ def _env_bool(value: str) -> bool:
     raise InvalidRequest(f"not a boolean: {value!r}")
 
 
+def absolute_path(path: Path | str) -> Path:
+    """``path`` with ``~`` expanded, made absolute against this process's working directory and
+    normalised (symlinks resolved), so that any other process reads it the same way."""
+    return Path(path).expanduser().resolve()
+
+
+def absolute_sqlite_url(url: str) -> str:
+    """A SQLite URL whose file is relative (``sqlite:///scale.db``) made absolute; any other URL
+    (an absolute file, ``:memory:``, PostgreSQL) is returned as given."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidRequest(f"database_url: not a database URL: {url!r}") from None
+    if not parsed.drivername.startswith("sqlite"):
+        return url
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:") or Path(database).is_absolute():
+        return url
+    return parsed.set(database=str(absolute_path(database))).render_as_string(hide_password=False)
+
+
 @dataclass(frozen=True)
 class LoopPeriods:
     """Loop periods in seconds (DESIGN §5)."""
@@ -67,12 +91,22 @@ class Settings:
     #: a node whose data directory has less free disk (MiB) than this is DEGRADED by its health check
     min_free_disk_mb: float = 1024.0
 
+    def __post_init__(self) -> None:
+        # Every path setting is made absolute here, once, against the working directory of the
+        # process that read it: a relative path means something only to that process, and these
+        # settings cross into others (the task supervisor runs in the task's own directory, the
+        # message handlers and Docker mounts get them as text). Issue 13: ``scale up`` without
+        # ``--data-dir`` used ``./.scale`` relatively and no task could write its state.
+        object.__setattr__(self, "data_dir", absolute_path(self.data_dir))
+        if self.database_url:
+            object.__setattr__(self, "database_url", absolute_sqlite_url(self.database_url))
+
     @property
     def resolved_database_url(self) -> str:
         """SQLite in the data directory unless ``SCALE_DATABASE_URL`` says otherwise."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'scale.db').resolve()}"
+        return f"sqlite:///{self.data_dir / 'scale.db'}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -109,8 +143,6 @@ class Settings:
         if periods:
             values["periods"] = LoopPeriods(**periods)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if isinstance(values.get("data_dir"), str):
-            values["data_dir"] = Path(values["data_dir"])
         settings = cls(**values)
         settings.validate()
         return settings

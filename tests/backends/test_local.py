@@ -620,3 +620,42 @@ def test_a_task_on_a_node_that_no_longer_exists_is_lost(
     (update,) = make_local(num_nodes=1).recover()
     assert update.state == TaskState.LOST
     wait_until(lambda: pid_dead(task_pid), what="the task of the vanished node to be killed")
+
+
+def test_a_task_does_not_inherit_our_settings_but_gets_its_own_env(
+    rec: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's SCALE_* variables (database and broker URLs, with their passwords) are
+    not a job's business; the rest of the environment and the spec's own env reach the task."""
+    monkeypatch.setenv("SCALE_DATABASE_URL", "postgresql://scale:secret@db/scale")
+    monkeypatch.setenv("SCALE_TEST_INHERITED", "no")
+    monkeypatch.setenv("OTHER_TEST_VAR", "yes")
+    seen = tmp_path / "env.txt"
+    rec.launch([spec("t1", AGENT, f"env > {seen}", env={"SCALE_JOB_ID": "7"})])
+    rec.wait_for("t1", TaskState.FINISHED)
+    env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    assert env["OTHER_TEST_VAR"] == "yes" and env["SCALE_JOB_ID"] == "7"
+    assert "SCALE_DATABASE_URL" not in env and "SCALE_TEST_INHERITED" not in env
+
+
+def test_a_relative_data_dir_is_used_absolutely(
+    tmp_path: Path, fake_host: HostTotals, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supervisor runs in the task's working directory: a relative state directory would
+    be looked up there (issue 13: ``spid.tmp`` not found, no task could run)."""
+    monkeypatch.chdir(tmp_path)
+    backend = LocalBackend(Path("rel-data"), host=fake_host, hostname="testhost")
+    try:
+        r = Recorder(backend)
+        r.poll()
+        r.launch([spec("t1", AGENT, "echo ok", workdir=str(tmp_path / "elsewhere"))])
+        assert r.wait_for("t1", TaskState.FINISHED).exit_code == 0
+    finally:
+        backend.close()
+
+
+def test_a_failed_task_reports_its_last_stderr_line(rec: Recorder, tmp_path: Path) -> None:
+    err = tmp_path / "err.txt"
+    rec.launch([spec("t1", AGENT, "echo first >&2; echo 'the last words' >&2; exit 4", stderr_path=str(err))])
+    failed = rec.wait_for("t1", TaskState.FAILED)
+    assert failed.exit_code == 4 and failed.stderr_tail == "the last words"

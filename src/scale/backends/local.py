@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -46,6 +46,7 @@ from scale.backends.offers import (
     new_framework_id,
     sum_resources,
 )
+from scale.backends.task_env import task_environment
 from scale.clock import SystemClock
 from scale.domain.resources import Resources
 from scale.domain.states import TaskState
@@ -140,6 +141,32 @@ class _Node:
 
 
 _SUPERVISOR = str(Path(__file__).with_name("supervise.py"))
+
+
+#: How much of a failed task's stderr is read for its last line, and the most of it kept.
+_TAIL_BYTES = 4096
+_TAIL_CHARS = 500
+
+
+def last_words(state_dir: Path, spec: TaskSpec) -> str:
+    """Why a task failed, in one line: the supervisor's ``error`` (the task could not even be
+    started: the OS error) or else the last non-empty line the task wrote to its stderr file.
+    Read before the state directory goes; "" when there is neither."""
+    with contextlib.suppress(OSError):
+        error = (state_dir / "error").read_text(errors="replace").strip()
+        if error:
+            return error.splitlines()[-1][:_TAIL_CHARS]
+    if not spec.stderr_path:
+        return ""
+    try:
+        with open(spec.stderr_path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - _TAIL_BYTES))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    return lines[-1][:_TAIL_CHARS] if lines else ""
 
 
 def _read_int(path: Path) -> int | None:
@@ -244,7 +271,8 @@ class LocalBackend:
             raise ValueError(f"num_nodes must be at least 1, got {num_nodes}")
         if kill_grace_s < 0:
             raise ValueError(f"kill_grace_s must not be negative, got {kill_grace_s}")
-        self._data_dir = Path(data_dir)
+        # Absolute: the supervisor and the task run in other working directories.
+        self._data_dir = Path(data_dir).resolve()
         self._data_dir.mkdir(parents=True, exist_ok=True)
         self._clock: Clock = clock or SystemClock()
         self._hostname = hostname or socket.gethostname()
@@ -349,7 +377,7 @@ class LocalBackend:
         try:
             remover = subprocess.Popen(
                 ["docker", "rm", "--force", "--volumes", name],
-                env={**os.environ, **spec.env},
+                env=task_environment(os.environ, spec.env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -527,9 +555,10 @@ class LocalBackend:
             "gpus": list(gpus),
             "command": spec.command,
             "image": spec.image,
+            "stderr_path": str(stderr_path),
         }
         (state_dir / "task.json").write_text(json.dumps(record))
-        env = {**os.environ, **spec.env}
+        env = task_environment(os.environ, spec.env)
         if node.gpus:
             # Set even when empty, so a task without GPUs cannot use another task's devices.
             env[GPU_ENV_VAR] = ",".join(str(index) for index in gpus)
@@ -580,6 +609,8 @@ class LocalBackend:
         if task.supervisor is not None and task.supervisor.poll() is None:
             self._exiting.append(task.supervisor)  # it exits right after writing the status
         update = self._ended_update(task.spec.task_id, node.agent.agent_id, returncode, task.kill_sent_at)
+        if returncode != 0:
+            update = replace(update, stderr_tail=last_words(task.state_dir, task.spec))
         shutil.rmtree(task.state_dir, ignore_errors=True)
         self._pending.append(TaskStatus(update))
         self._finals.remember(update)
@@ -611,7 +642,11 @@ class LocalBackend:
         if task_id in self._tasks:
             return None
         spec = TaskSpec(
-            task_id=task_id, agent_id=agent_id, resources=resources, command=record.get("command", "")
+            task_id=task_id,
+            agent_id=agent_id,
+            resources=resources,
+            command=record.get("command", ""),
+            stderr_path=record.get("stderr_path"),
         )
         node = self._nodes.get(agent_id)
         task = _LocalTask(
@@ -624,8 +659,10 @@ class LocalBackend:
         )
         returncode = task.returncode()
         if returncode is not None:
-            shutil.rmtree(state_dir, ignore_errors=True)
             update = self._ended_update(task_id, agent_id, returncode, None)
+            if returncode != 0:
+                update = replace(update, stderr_tail=last_words(state_dir, spec))
+            shutil.rmtree(state_dir, ignore_errors=True)
             self._finals.remember(update)
             return update
         if node is None or any(g not in node.free_gpus for g in gpus):

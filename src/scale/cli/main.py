@@ -48,10 +48,10 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic says which migrations it ran at INFO, on every start: detail, not news.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
 
 
 def _serve(settings: Settings, api_app: Any) -> None:
@@ -105,11 +105,7 @@ def up(
     service = build_scheduler_service(settings, db)
     tune_gc_for_scheduler()
     service.start(background=True)
-    console.print(
-        f"Scale {__version__} is up: http://{settings.host}:{settings.port}/v6/status/", highlight=False
-    )
-    console.print(f"Database: {db.url}", highlight=False)
-    _print_up_token(db)
+    _print_up_banner(settings, db)
     try:
         _serve(settings, create_app(settings, db))
     finally:
@@ -117,17 +113,23 @@ def up(
         db.dispose()
 
 
-def _print_up_token(db: Database) -> None:
-    """A new write token for this run, printed once on a line of its own (only its hash is kept).
+def _print_up_banner(settings: Settings, db: Database) -> None:
+    """What a newcomer needs from ``scale up``, and nothing else: where it answers, where its
+    database and data live, and a new write token for this run (printed once on a line of its
+    own; only its hash is kept).
 
-    Plain ``print``: rich may wrap or colour a line, and scripts read this one verbatim.
+    Plain ``print``: rich may wrap or colour a line, and scripts read these verbatim.
     """
     from datetime import UTC, datetime
 
     from scale.services.tokens import create_token
 
     new = create_token(db, now=datetime.now(UTC), name="scale up")
+    print(f"Scale {__version__} is up: http://{settings.host}:{settings.port}/v6/status/", flush=True)
+    print(f"Database: {db.url}", flush=True)
+    print(f"Data: {settings.data_dir}", flush=True)
     print(f"API token: {new.token}", flush=True)
+    print("Ctrl-C stops everything.", flush=True)
 
 
 @app.command()

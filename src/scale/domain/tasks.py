@@ -69,6 +69,9 @@ class TaskUpdate:
     timestamp: datetime
     exit_code: int | None = None
     message: str = ""
+    #: for a task that failed: why, in one line (the OS error that kept it from starting, or the
+    #: last line it wrote to stderr), as far as the backend can tell; "" otherwise
+    stderr_tail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

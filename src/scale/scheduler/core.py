@@ -384,12 +384,26 @@ class Scheduler:
                 health_period=timedelta(seconds=self.config.health_period_s),
                 health_retry=timedelta(seconds=self.config.health_retry_s),
                 initial_cleanup_done=not self.config.node_tasks,
+                hostname=record.hostname,
             )
         elif self.config.node_tasks:
             tasks.reset()
             for task_id in list(tasks.running):
                 self.node_task_owner.pop(task_id, None)
             tasks.running.clear()
+
+    def _hostname_of(self, agent_id: str) -> str:
+        node_id = self.node_by_agent.get(agent_id)
+        record = self.nodes.get(node_id) if node_id is not None else None
+        return record.hostname if record is not None else agent_id
+
+    def _raise_crash_warnings(self, now: datetime) -> None:
+        """Scheduler warnings for system and node tasks failing again and again, cleared as
+        soon as their loop ends (not an hour later as other warnings)."""
+        found = self.system_tasks.crash_warnings()
+        for tasks in self.node_tasks.values():
+            found.extend(tasks.crash_warnings())
+        self.warnings.replace_group("TASK_FAILING_", [(w.name, w.title, w.description) for w in found], now)
 
     def _exe_root(self, hostname: str) -> str:
         """Execution directories per node, so one node's cleanup never touches another's work."""
@@ -401,7 +415,7 @@ class Scheduler:
             self.rates.add("tasks_finished_per_sec")
         self.recon_asked.pop(update.task_id, None)
         if self.system_tasks.owns(update.task_id):
-            self.system_tasks.on_update(update, now)
+            self.system_tasks.on_update(update, now, self._hostname_of(update.agent_id))
             return
         node_id = self.node_task_owner.get(update.task_id)
         if node_id is not None:
@@ -735,6 +749,7 @@ class Scheduler:
 
         node_task_plans, node_task_use = self._place_node_tasks(now)
         system_specs, system_waiting = self._place_system_tasks(now, node_task_use)
+        self._raise_crash_warnings(now)
         if system_waiting and any(self._node_state(r) == NodeState.READY for r in self.nodes.values()):
             # Only when some node is READY: before that the node states already say why.
             self.warnings.raise_warning(

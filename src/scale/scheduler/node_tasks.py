@@ -17,6 +17,7 @@ from scale.domain.resources import Resources
 from scale.domain.states import TaskKind, TaskState
 from scale.domain.tasks import TaskUpdate
 from scale.scheduler.conditions import Condition, raise_condition
+from scale.scheduler.crash_loops import CrashLoops, CrashWarning
 
 NODE_TASK_RESOURCES = Resources(cpus=0.1, mem=32.0)
 HEALTH_PERIOD = timedelta(minutes=5)
@@ -78,11 +79,16 @@ class NodeTasks:
     errors: dict[str, Condition] = field(default_factory=dict)
     warnings: dict[str, Condition] = field(default_factory=dict)
     counter: int = 0
+    #: failures in a row per kind (health check, cleanup), for the scheduler's warnings
+    crashes: CrashLoops = field(default_factory=CrashLoops)
+    hostname: str = ""
 
     # -- conditions ---------------------------------------------------------------------------
 
-    def _set_error(self, name: str, now: datetime) -> None:
+    def _set_error(self, name: str, now: datetime, detail: str = "") -> None:
         title, description = ERRORS[name]
+        if detail:
+            description = f"{description.rstrip('.')}: {detail}"
         raise_condition(self.errors, name, title, description, now)
 
     def has_errors(self) -> bool:
@@ -172,12 +178,25 @@ class NodeTasks:
         self.launched_at.pop(update.task_id, None)
         self.started_at.pop(update.task_id, None)
         ok = update.state == TaskState.FINISHED
+        if ok:
+            self.crashes.succeeded(plan.kind)
+        elif update.state != TaskState.LOST:
+            self.crashes.failed(plan.kind, self.hostname, update.stderr_tail, now)
+        why = _why(update)
         if plan.kind == TaskKind.HEALTH_CHECK:
-            self._health_result(ok, update.exit_code, update.state, now)
+            self._health_result(ok, update.exit_code, update.state, now, why)
         else:
-            self._cleanup_result(plan, ok, now)
+            self._cleanup_result(plan, ok, now, why)
 
-    def _health_result(self, ok: bool, exit_code: int | None, state: TaskState, now: datetime) -> None:
+    def crash_warnings(self) -> list[CrashWarning]:
+        """Scheduler warnings for this node's task kinds that failed again and again; the key
+        names the node, so two nodes' loops are two warnings."""
+        titles = {kind.value: text[0] for kind, text in TASK_TEXT.items()}
+        return self.crashes.warnings(titles, where=self.hostname or str(self.node_id))
+
+    def _health_result(
+        self, ok: bool, exit_code: int | None, state: TaskState, now: datetime, why: str = ""
+    ) -> None:
         for name in HEALTH_ERRORS:
             self.errors.pop(name, None)
         if ok:
@@ -186,7 +205,8 @@ class NodeTasks:
         if state == TaskState.LOST:
             self.next_health = now  # not a verdict on the node: check again at once
             return
-        self._set_error(self._health_error(exit_code), now)
+        name = self._health_error(exit_code)
+        self._set_error(name, now, why if name == "HEALTH_FAIL" else "")
         self.next_health = now + self.health_retry
 
     def _health_error(self, exit_code: int | None) -> str:
@@ -198,7 +218,7 @@ class NodeTasks:
             return "LOW_DOCKER_SPACE"
         return "HEALTH_FAIL"
 
-    def _cleanup_result(self, plan: NodeTaskPlan, ok: bool, now: datetime) -> None:
+    def _cleanup_result(self, plan: NodeTaskPlan, ok: bool, now: datetime, why: str = "") -> None:
         if ok:
             self.warnings.pop("CLEANUP_FAILURE", None)
             if plan.batch:
@@ -214,7 +234,7 @@ class NodeTasks:
             self.warnings,
             "CLEANUP_FAILURE",
             "Cleanup Failure",
-            f"There was a failure cleaning up {what}.",
+            f"There was a failure cleaning up {what}" + (f": {why}" if why else "."),
             now,
         )
         self.next_cleanup = now + CLEANUP_RETRY
@@ -243,3 +263,9 @@ class NodeTasks:
             {"type": kind.value, "title": TASK_TEXT[kind][0], "description": TASK_TEXT[kind][1], "count": n}
             for kind, n in sorted(counts.items())
         ]
+
+
+def _why(update: TaskUpdate) -> str:
+    """A failed node task's reason in one line: how it ended, and its last words."""
+    how = f"exit code {update.exit_code}" if update.exit_code is not None else update.state.value.lower()
+    return f"{how}: {update.stderr_tail}" if update.stderr_tail else how

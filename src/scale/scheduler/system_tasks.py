@@ -8,9 +8,11 @@ Two kinds, as in the original (scale-behaviour §2.6, §4.10):
 - ``db-update``: ``scale db-update``, once per scheduler start; FINISHED marks the database
   update completed (``system.database_update``); FAILED is retried after two minutes.
 
-Each takes 0.5 CPU and 512 MiB and is placed only on READY nodes. This module only keeps the
-books (what should run, what runs where); the scheduler places and launches. Pure and
-clock-free: every method takes ``now``.
+A system task that fails again and again is relaunched with an exponential backoff and shows
+as a scheduler warning (``crash_loops``): a handler that exits at start would otherwise be
+launched twice a second for ever. Each takes 0.5 CPU and 512 MiB and is placed only on READY
+nodes. This module only keeps the books (what should run, what runs where); the scheduler
+places and launches. Pure and clock-free: every method takes ``now``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from scale.domain.resources import Resources
 from scale.domain.states import TaskState
 from scale.domain.tasks import TaskUpdate
+from scale.scheduler.crash_loops import STABLE_AFTER, CrashLoops, CrashWarning
 
 SYSTEM_TASK_RESOURCES = Resources(cpus=0.5, mem=512.0)
 #: A failed database update is tried again after this long.
@@ -72,6 +75,8 @@ class SystemTasks:
     db_update_completed: datetime | None = None
     db_update_failed: datetime | None = None
     tasks: dict[str, SystemTask] = field(default_factory=dict)
+    #: failures in a row per kind, and the backoff before the next launch
+    crashes: CrashLoops = field(default_factory=CrashLoops)
     _counter: int = 0
 
     # -- what to do ------------------------------------------------------------------------------
@@ -85,7 +90,11 @@ class SystemTasks:
             and not self._count(SystemTaskKind.DB_UPDATE)
         ) and (self.db_update_failed is None or now - self.db_update_failed >= DB_UPDATE_RETRY):
             wanted.append(SystemTaskKind.DB_UPDATE)
-        live_handlers = sum(1 for t in self._of(SystemTaskKind.MESSAGE_HANDLER) if not t.kill_requested)
+        handler = SystemTaskKind.MESSAGE_HANDLER
+        self._note_stable_handlers(now)
+        if not self.crashes.may_launch(handler, now):
+            return wanted
+        live_handlers = sum(1 for t in self._of(handler) if not t.kill_requested)
         wanted.extend([SystemTaskKind.MESSAGE_HANDLER] * max(0, self.desired_handlers - live_handlers))
         return wanted
 
@@ -129,7 +138,9 @@ class SystemTasks:
     def owns(self, task_id: str) -> bool:
         return task_id in self.tasks
 
-    def on_update(self, update: TaskUpdate, now: datetime) -> None:
+    def on_update(self, update: TaskUpdate, now: datetime, hostname: str = "") -> None:
+        """Track a task's state; an end that was not asked for counts as a failure in a row
+        (``hostname``: the node it ran on, for the warning)."""
         task = self.tasks.get(update.task_id)
         if task is None:
             return
@@ -142,8 +153,29 @@ class SystemTasks:
         if task.kind == SystemTaskKind.DB_UPDATE:
             if update.state == TaskState.FINISHED:
                 self.db_update_completed = update.timestamp
+                self.crashes.succeeded(task.kind)
             elif update.state == TaskState.FAILED:
                 self.db_update_failed = now
+                self.crashes.failed(task.kind, hostname or task.agent_id, update.stderr_tail, now)
+            return
+        if task.kill_requested or update.state in (TaskState.KILLED, TaskState.LOST):
+            return  # stopped on purpose, or its node went: not the handler's failure
+        if task.started is not None and now - task.started >= STABLE_AFTER:
+            self.crashes.succeeded(task.kind)  # it ran well for a while: a new count starts
+        self.crashes.failed(task.kind, hostname or task.agent_id, update.stderr_tail, now)
+
+    def _note_stable_handlers(self, now: datetime) -> None:
+        """A handler that has stayed up for ``STABLE_AFTER`` ends its kind's crash loop."""
+        if self.crashes.get(SystemTaskKind.MESSAGE_HANDLER) is None:
+            return
+        for task in self._of(SystemTaskKind.MESSAGE_HANDLER):
+            if task.started is not None and not task.kill_requested and now - task.started >= STABLE_AFTER:
+                self.crashes.succeeded(SystemTaskKind.MESSAGE_HANDLER)
+                return
+
+    def crash_warnings(self) -> list[CrashWarning]:
+        """Scheduler warnings for the kinds failing again and again."""
+        return self.crashes.warnings({kind.value: info[0] for kind, info in _INFO.items()})
 
     def on_agent_lost(self, agent_id: str) -> None:
         """The tasks of a lost node are gone; the next pass places new ones elsewhere."""

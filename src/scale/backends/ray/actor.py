@@ -195,6 +195,8 @@ class TaskRunner:
             os.close(read_fd)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        from scale.backends.task_env import task_environment  # on the Ray node, where Scale is installed
+
         spec = self._spec
         safe_name = _UNSAFE_PATH_CHARS.sub("_", spec.task_id).lstrip(".") or "_"
         task_dir = Path(tempfile.gettempdir()) / "scale-ray-tasks" / safe_name
@@ -204,7 +206,7 @@ class TaskRunner:
         for directory in (workdir, stdout_path.parent, stderr_path.parent):
             directory.mkdir(parents=True, exist_ok=True)
         # Set even when empty, so a task without GPUs cannot use another task's devices.
-        env = {**os.environ, **spec.env, GPU_ENV_VAR: ",".join(self._gpus)}
+        env = {**task_environment(os.environ, spec.env), GPU_ENV_VAR: ",".join(self._gpus)}
         with contextlib.ExitStack() as stack:
             stdout = stack.enter_context(stdout_path.open("ab"))
             stderr = stdout if stderr_path == stdout_path else stack.enter_context(stderr_path.open("ab"))
