@@ -93,7 +93,9 @@ def test_a_failed_health_check_says_why_in_the_node_error_and_warns_when_it_repe
         tasks.on_update(TaskUpdate(plan.task_id, "a", TaskState.FAILED, now, 1, "", stderr_tail=tail), now)
         now = tasks.next_health or now
     error = tasks.errors["HEALTH_FAIL"]
-    assert error.description.endswith("exit code 1: /usr/bin/python3: No module named scale.taskrunner")
+    assert error.description == (
+        "The last node health check failed: exit code 1: /usr/bin/python3: No module named scale.taskrunner"
+    )
     (warning,) = tasks.crash_warnings()
     assert warning.name == "TASK_FAILING_HEALTH_CHECK@node-3"
     assert "node node-3 failed 2 times in a row" in warning.description

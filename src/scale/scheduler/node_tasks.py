@@ -87,8 +87,8 @@ class NodeTasks:
 
     def _set_error(self, name: str, now: datetime, detail: str = "") -> None:
         title, description = ERRORS[name]
-        if detail:
-            description = f"{description.rstrip('.')}: {detail}"
+        if detail:  # what the task said beats "unknown exit code"
+            description = f"{description.split(' with ')[0]}: {detail}"
         raise_condition(self.errors, name, title, description, now)
 
     def has_errors(self) -> bool:
