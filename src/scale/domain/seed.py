@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from scale.domain.resources import Resources
 from scale.domain.states import ErrorCategory
+from scale.exceptions import FieldProblem, InvalidRequest
 
 SEED_VERSION = "1.0.0"
 MIN_CPUS = 0.25
@@ -54,12 +55,14 @@ class FieldError:
     message: str
 
 
-class ManifestError(ValueError):
-    """A manifest (or job input) that breaks the standard; ``errors`` holds every problem found."""
+class ManifestError(InvalidRequest, ValueError):
+    """A manifest (or job input) that breaks the standard; ``errors`` holds every problem found.
+
+    Part of the one exception tree (an ``InvalidRequest``, so 400 wherever it reaches the API)."""
 
     def __init__(self, errors: Sequence[FieldError]) -> None:
         self.errors = list(errors)
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))
+        super().__init__([FieldProblem(e.field, e.message) for e in self.errors])
 
 
 @dataclass(frozen=True, slots=True)

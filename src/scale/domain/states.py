@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
+from scale.exceptions import Conflict
 
-class InvalidTransition(ValueError):
+
+class InvalidTransition(Conflict, ValueError):
     """A state change the transition table does not allow."""
 
 
