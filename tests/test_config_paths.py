@@ -11,6 +11,8 @@ import pytest
 from scale.bootstrap import system_task_env
 from scale.config import Settings
 from scale.exceptions import InvalidRequest
+from scale.scheduler.core import SchedulerConfig
+from scale.scheduler.node_tasks import NodeTasks
 
 
 def test_a_relative_data_dir_is_made_absolute_against_the_working_directory(
@@ -59,7 +61,7 @@ def test_a_relative_sqlite_url_is_made_absolute_and_others_are_kept(
 
 
 def test_a_database_url_that_is_not_one_is_refused_naming_the_setting() -> None:
-    with pytest.raises(InvalidRequest, match="database_url"):
+    with pytest.raises(InvalidRequest, match=r"^SCALE_DATABASE_URL: not a database URL"):
         Settings.from_env({"SCALE_DATABASE_URL": "not a url at all"})
 
 
@@ -69,3 +71,48 @@ def test_the_handlers_get_the_loop_periods_explicitly() -> None:
     env = system_task_env(Settings.from_env({"SCALE_PERIOD_MESSAGING": "0.25"}))
     assert env["SCALE_PERIOD_MESSAGING"] == "0.25"
     assert Settings.from_env(env).periods.messaging == 0.25
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SCALE_PERIOD_SCHEDULING": "soon"}, "SCALE_PERIOD_SCHEDULING"),
+        ({"SCALE_PERIOD_TASK_HANDLING": "-1"}, "SCALE_PERIOD_TASK_HANDLING"),
+        ({"SCALE_PORT": "70000"}, "SCALE_PORT"),
+        ({"SCALE_PUBLIC_READ": "perhaps"}, "SCALE_PUBLIC_READ"),
+        ({"SCALE_RUNTIME": "podman"}, "SCALE_RUNTIME"),
+        ({"SCALE_BROKER_URL": "http://x"}, "SCALE_BROKER_URL"),
+        ({"SCALE_MIN_FREE_DISK_MB": "lots"}, "SCALE_MIN_FREE_DISK_MB"),
+    ],
+)
+def test_a_bad_variable_is_refused_naming_it(env: dict[str, str], named: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        Settings.from_env(env)
+    assert [p.field for p in caught.value.problems] == [named]
+
+
+def test_a_bad_option_is_named_as_the_option_and_empty_variables_are_not_set() -> None:
+    with pytest.raises(InvalidRequest, match=r"^nodes: "):
+        Settings.from_env({}, nodes=0)
+    settings = Settings.from_env({"SCALE_BROKER_URL": "", "SCALE_DATABASE_URL": ""})
+    assert settings.broker_url is None and settings.database_url is None
+
+
+def test_every_default_is_declared_once_the_core_and_the_settings_agree() -> None:
+    from scale.bootstrap import scheduler_config
+
+    config = scheduler_config(Settings.from_env({}))
+    defaults = SchedulerConfig(hostname="h", data_dir="/d")
+    for name in ("scheduling_s", "sync_s", "status_s", "task_handling_s", "reconciliation_s", "messaging_s"):
+        assert getattr(config, name) == getattr(defaults, name), name
+    for name in ("min_free_disk_mb", "runtime", "health_period_s", "health_retry_s"):
+        assert getattr(config, name) == getattr(defaults, name), name
+    assert (
+        NodeTasks(node_id=1, python="p", data_dir="/d", exe_root="/e").min_free_mb == config.min_free_disk_mb
+    )
+
+
+def test_the_nested_periods_read_their_own_variables() -> None:
+    settings = Settings.from_env({"SCALE_PERIOD_TASK_HANDLING": "2.5", "SCALE_PERIOD_HEALTH_RETRY": "7"})
+    assert settings.periods.task_handling == 2.5 and settings.periods.health_retry == 7.0
+    assert settings.periods.scheduling == 1.0

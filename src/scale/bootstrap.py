@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
 import socket
@@ -82,8 +81,8 @@ def system_task_env(settings: Settings) -> dict[str, str]:
         "SCALE_DATA_DIR": str(settings.data_dir),
         "SCALE_LOG_LEVEL": settings.log_level,
     }
-    for name in dataclasses.fields(settings.periods):
-        env[f"SCALE_PERIOD_{name.name.upper()}"] = repr(getattr(settings.periods, name.name))
+    for name, seconds in settings.period.model_dump().items():
+        env[f"SCALE_PERIOD_{name.upper()}"] = repr(seconds)
     if settings.broker_url:
         env["SCALE_BROKER_URL"] = settings.broker_url
         env["SCALE_BROKER_QUEUE"] = settings.broker_queue

@@ -43,7 +43,7 @@ def _settings(**overrides: Any) -> Settings:
     try:
         return Settings.from_env(**overrides)
     except ScaleError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        typer.echo(f"error: {exc}", err=True)  # one line, never wrapped: scripts read it
         raise typer.Exit(2) from exc
 
 
@@ -257,7 +257,7 @@ def token_create(
         scope = TokenScope.READ if read_only else TokenScope.WRITE
         new = create_token(db, now=datetime.now(UTC), name=name, scope=scope)
     except ScaleError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        typer.echo(f"error: {exc}", err=True)  # one line, never wrapped: scripts read it
         raise typer.Exit(2) from exc
     finally:
         db.dispose()

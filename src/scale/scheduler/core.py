@@ -44,7 +44,14 @@ from scale.scheduler.executions import (
 from scale.scheduler.loop import Loop
 from scale.scheduler.metrics import BLOCK, WINDOW, FinishedExecution, FinishedMetrics, RateCounters
 from scale.scheduler.node_state import NodeFacts, NodeState, derive_node_state
-from scale.scheduler.node_tasks import NODE_TASK_RESOURCES, NodeTaskPlan, NodeTasks
+from scale.scheduler.node_tasks import (
+    HEALTH_PERIOD,
+    HEALTH_RETRY,
+    MIN_FREE_DISK_MB,
+    NODE_TASK_RESOURCES,
+    NodeTaskPlan,
+    NodeTasks,
+)
 from scale.scheduler.offers import EMPTY_BREAKDOWN, AgentResources
 from scale.scheduler.planning import PlanInput, PlanNode, RunningWork, WaitingTask, schedule_pass
 from scale.scheduler.ports import (
@@ -96,12 +103,12 @@ class SchedulerConfig:
     #: when False, no health-check or cleanup node tasks run (benchmarks)
     node_tasks: bool = True
     #: a health check below this much free disk (MiB) in the data directory degrades the node
-    min_free_disk_mb: float = 1024.0
+    min_free_disk_mb: float = MIN_FREE_DISK_MB
     #: where job types run: ``process`` or ``docker`` (a job type's Seed tag may override it)
     runtime: str = "process"
     #: node health checks: the period after a finished check, and after a failed one
-    health_period_s: float = 300.0
-    health_retry_s: float = 120.0
+    health_period_s: float = HEALTH_PERIOD.total_seconds()
+    health_retry_s: float = HEALTH_RETRY.total_seconds()
     #: when True, message handlers and the database update run as system tasks on the nodes
     #: (``scale message-handler``, ``scale db-update``); when False (the sim backend, where
     #: nothing runs) the in-process ``HandlerPool`` applies the messages

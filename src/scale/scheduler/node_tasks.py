@@ -22,6 +22,8 @@ from scale.scheduler.crash_loops import CrashLoops, CrashWarning
 NODE_TASK_RESOURCES = Resources(cpus=0.1, mem=32.0)
 HEALTH_PERIOD = timedelta(minutes=5)
 HEALTH_RETRY = timedelta(minutes=2)
+#: A health check degrades its node below this much free disk (MiB) in the data directory.
+MIN_FREE_DISK_MB = 1024.0
 CLEANUP_RETRY = timedelta(minutes=2)
 CLEANUP_BATCH = 25
 SLOW_CLEANUP_THRESHOLD = 100
@@ -64,7 +66,7 @@ class NodeTasks:
     python: str
     data_dir: str
     exe_root: str
-    min_free_mb: float = 1024.0
+    min_free_mb: float = MIN_FREE_DISK_MB
     #: ``docker``: the node tasks also check and clean the Docker engine (``scale.runtime``)
     runtime: str = "process"
     health_period: timedelta = HEALTH_PERIOD
