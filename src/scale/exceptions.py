@@ -7,7 +7,9 @@ ScaleError
 ├── Unauthorized        no or bad credentials                        → 401
 ├── Forbidden           credentials without the right                → 403
 ├── BackendError        the resource manager failed                  → 503
-└── StoreError          the database failed                          → 503
+├── StoreError          the database failed                          → 503
+└── InvalidMessage      a command message that cannot be read        (never reaches HTTP:
+                        the message handlers dead-letter it)
 """
 
 from __future__ import annotations
@@ -61,3 +63,9 @@ class BackendError(ScaleError):
 
 class StoreError(ScaleError):
     """The database failed."""
+
+
+class InvalidMessage(ScaleError):
+    """A command message that is not JSON, of an unknown type or of the wrong shape
+    (``domain.messages.decode``); the text names the field and the reason. The handlers set it
+    aside as a dead letter at once: trying it again can only fail the same way."""

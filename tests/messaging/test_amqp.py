@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pika
@@ -21,9 +20,9 @@ from sqlalchemy import func, select
 from scale.api.app import create_app
 from scale.clock import FakeClock
 from scale.config import Settings
+from scale.domain.messages import decode, from_json
 from scale.messaging.amqp import AmqpTransport
 from scale.messaging.base import Transport
-from scale.messaging.messages import Message
 from scale.messaging.monitor import MessagingMonitor, MessagingStats
 from scale.messaging.pool import ThreadHandlerPool
 from scale.messaging.transport import DatabaseTransport
@@ -33,7 +32,7 @@ from scale.store.db import Database
 from scale.store.tables import JobExecutionEndRow, JobRow, MessageRow
 from tests.factories import make_job_type, make_node, make_queued_job
 from tests.messaging.test_amqp_redelivery import snapshot
-from tests.messaging.test_handlers import job, start_execution
+from tests.messaging.test_handlers import job, missing_execution_end, start_execution
 from tests.util import wait_until
 
 with warnings.catch_warnings():
@@ -50,35 +49,6 @@ def broker_reachable() -> str | None:
     except Exception as exc:
         return f"RabbitMQ at {BROKER_URL} is not reachable: {exc!r}"
     return None
-
-
-@pytest.fixture
-def queue() -> Iterator[str]:
-    """A queue name of this test's own; the queue is deleted afterwards."""
-    reason = broker_reachable()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"scale-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
-    connection.channel().queue_delete(name)
-    connection.close()
-
-
-@pytest.fixture
-def make_transport(db: Database, queue: str) -> Iterator[Callable[[], AmqpTransport]]:
-    """Transports on the test's queue; each is closed at the end."""
-    made: list[AmqpTransport] = []
-
-    def make() -> AmqpTransport:
-        made.append(AmqpTransport(db, BROKER_URL, queue=queue))
-        return made[-1]
-
-    yield make
-    for transport in made:
-        transport.close()
 
 
 def count(db: Database, model: type[JobExecutionEndRow] | type[MessageRow], *where: object) -> int:
@@ -120,9 +90,9 @@ def test_messages_are_all_applied_exactly_once_in_effect(
     for job_id, end in zip(job_ids, ends, strict=True):
         entry = {"job_id": job_id, "exe_num": 1, "node_id": node_id}
         sent += [
-            Message("running_jobs", {"jobs": [entry]}),
-            Message("completed_jobs", {"jobs": [entry]}),
-            Message("create_job_exe_ends", {"exe_ends": [end]}),
+            from_json("running_jobs", {"jobs": [entry]}),
+            from_json("completed_jobs", {"jobs": [entry]}),
+            from_json("create_job_exe_ends", {"exe_ends": [end]}),
         ]
     # A producer writes in its own transaction: the outbox row commits with its change.
     with db.session() as session:
@@ -151,9 +121,9 @@ def test_a_poison_message_goes_dead_after_five_tries_and_the_100_behind_it_are_a
     type_id = make_job_type(db)
     job_ids = [make_queued_job(db, type_id) for _ in range(100)]
     transport: Transport = DatabaseTransport(db) if kind == "database" else make_transport()
-    poison = {"jobs": [{"no_job_id": 1}]}  # the handler raises KeyError for it, every time
-    transport.send([Message("completed_jobs", poison)])
-    transport.send([Message("completed_jobs", {"jobs": [{"job_id": j, "exe_num": 1}]}) for j in job_ids])
+    poison = missing_execution_end(job_ids[0], type_id)  # the handler fails on it every time
+    transport.send([poison])
+    transport.send([from_json("completed_jobs", {"jobs": [{"job_id": j, "exe_num": 1}]}) for j in job_ids])
     worker = MessageWorker(transport, HANDLERS)
 
     def settled() -> bool:
@@ -169,8 +139,8 @@ def test_a_poison_message_goes_dead_after_five_tries_and_the_100_behind_it_are_a
         page = client.get("/v6/messages/dead-letters/").json()
     assert page["count"] == 1
     [dead] = page["results"]
-    assert (dead["type"], dead["body"], dead["attempts"]) == ("completed_jobs", poison, 5)
-    assert dead["error"].startswith("KeyError")
+    assert (dead["type"], dead["body"], dead["attempts"]) == ("create_job_exe_ends", poison.to_json(), 5)
+    assert dead["error"].startswith("IntegrityError")
 
 
 def test_a_consumer_killed_between_commit_and_ack_gets_it_redelivered_harmlessly(
@@ -179,10 +149,10 @@ def test_a_consumer_killed_between_commit_and_ack_gets_it_redelivered_harmlessly
     type_id, node_id = make_job_type(db), make_node(db)
     job_id = make_queued_job(db, type_id)
     first = make_transport()
-    first.send([Message("running_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]})])
+    first.send([from_json("running_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]})])
     [message] = wait_until(lambda: first.claim(), timeout=10, what="the message delivered")
     with db.session() as session:  # what MessageWorker does up to the commit
-        HANDLERS[message.type](session, message.body, FakeClock().now())
+        HANDLERS[message.type](session, decode(message.type, message.body), FakeClock().now())
         first.ack(session, message.id)
     applied = snapshot(db)
     assert job(db, job_id).status == "RUNNING"
@@ -203,7 +173,7 @@ def test_a_relay_killed_before_deleting_the_outbox_rows_only_duplicates(
     job_id = make_queued_job(db, make_job_type(db))
     relay = make_transport()
     relay.outbox.lease_s = 0.0  # the killed relay's lease runs out at once
-    relay.send([Message("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1}]})])
+    relay.send([from_json("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1}]})])
     [row] = relay.outbox.claim()
     # The killed relay got the broker's confirm, then died before deleting the row.
     relay._publish(relay._publish_channel(), row.type, row.body, attempts=0, created=None)
@@ -218,7 +188,7 @@ def test_backlog_counts_the_outbox_and_the_broker_queue(
     db: Database, make_transport: Callable[[], AmqpTransport]
 ) -> None:
     transport = make_transport()
-    transport.send([Message("restart_scheduler", {}) for _ in range(5)])
+    transport.send([from_json("restart_scheduler", {}) for _ in range(5)])
     assert (transport.outbox.backlog(), transport.depth(), transport.backlog()) == (5, 0, 5)
     assert transport.relay() == 5
     assert transport.outbox.backlog() == 0
@@ -235,7 +205,7 @@ def test_the_monitor_reports_backlog_consumers_and_dead_letters(
     """What the status's ``msg_queue`` shows, for both transports."""
     assert MessagingMonitor(DatabaseTransport(db)).sample() == MessagingStats("database", 0, 0, None, 0)
     producer = make_transport()
-    producer.send([Message("restart_scheduler", {}) for _ in range(3)])
+    producer.send([from_json("restart_scheduler", {}) for _ in range(3)])
     monitor = MessagingMonitor(make_transport())
     assert monitor.sample() == MessagingStats("amqp", 3, 0, 0, 0)
     producer.relay()
@@ -252,7 +222,7 @@ def test_the_monitor_reports_a_broker_that_does_not_answer(db: Database) -> None
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     down = AmqpTransport(db, f"amqp://guest:guest@127.0.0.1:{port}/%2F?connection_attempts=1")
-    down.send([Message("restart_scheduler", {})])
+    down.send([from_json("restart_scheduler", {})])
     stats = MessagingMonitor(down).sample()
     assert (stats.outbox, stats.broker, stats.backlog) == (1, None, 1)
     assert stats.error

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from scale.messaging import messages as mt
+from scale.domain import messages as mt
 from scale.services.handlers import HANDLERS
 from scale.store.db import Database
 from scale.store.tables import Base
@@ -34,7 +34,7 @@ def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 def apply(db: Database, type_: str, body: dict[str, Any], minutes: int) -> None:
     with db.session() as session:
-        HANDLERS[type_](session, body, T0 + timedelta(minutes=minutes))
+        HANDLERS[type_](session, mt.from_json(type_, body), T0 + timedelta(minutes=minutes))
 
 
 def running(db: Database) -> tuple[str, dict[str, Any]]:

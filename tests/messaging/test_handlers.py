@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from scale.messaging.messages import Message
+from scale.domain.messages import CommandMessage, from_json
 from scale.messaging.transport import DatabaseTransport
 from scale.messaging.worker import MessageWorker
 from scale.services.handlers import HANDLERS
@@ -47,18 +47,18 @@ def start_execution(db: Database, job_id: int, type_id: int, node_id: int) -> in
         return exe.id
 
 
-def send(db: Database, *messages: Message) -> None:
+def send(db: Database, *messages: CommandMessage) -> None:
     DatabaseTransport(db).send(list(messages))
 
 
 def test_running_then_completed(db: Database) -> None:
     type_id, node_id = make_job_type(db), make_node(db)
     job_id = make_queued_job(db, type_id)
-    send(db, Message("running_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]}))
+    send(db, from_json("running_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]}))
     assert worker(db).drain() == 1
     assert job(db, job_id).status == "RUNNING"
     assert job(db, job_id).node_id == node_id
-    send(db, Message("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1}]}))
+    send(db, from_json("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1}]}))
     worker(db).drain()
     assert job(db, job_id).status == "COMPLETED"
 
@@ -72,7 +72,7 @@ def test_a_batch_changes_only_the_jobs_on_the_execution_it_names(db: Database) -
     started = (T0 + timedelta(seconds=5)).isoformat()
     send(
         db,
-        Message(
+        from_json(
             "running_jobs",
             {
                 "jobs": [
@@ -94,7 +94,7 @@ def test_a_batch_changes_only_the_jobs_on_the_execution_it_names(db: Database) -
     ended = (T0 + timedelta(seconds=9)).isoformat()
     send(
         db,
-        Message(
+        from_json(
             "completed_jobs",
             {
                 "jobs": [
@@ -117,8 +117,8 @@ def test_completed_before_running_stays_completed(db: Database) -> None:
     job_id = make_queued_job(db, type_id)
     send(
         db,
-        Message("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]}),
-        Message("running_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]}),
+        from_json("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]}),
+        from_json("running_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "node_id": node_id}]}),
     )
     worker(db).drain()
     assert job(db, job_id).status == "COMPLETED"
@@ -128,7 +128,7 @@ def test_retryable_failure_requeues_until_max_tries(db: Database) -> None:
     type_id = make_job_type(db)
     job_id = make_queued_job(db, type_id, max_tries=2)
     lost = error_id(db, "node-lost")  # should_be_retried
-    send(db, Message("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "error_id": lost}]}))
+    send(db, from_json("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "error_id": lost}]}))
     worker(db).drain()
     row = job(db, job_id)
     assert (row.status, row.num_exes) == ("QUEUED", 2)
@@ -136,11 +136,11 @@ def test_retryable_failure_requeues_until_max_tries(db: Database) -> None:
         queue = s.get(QueueRow, job_id)
         assert queue is not None and queue.exe_num == 2
     # A duplicate of the first failure changes nothing
-    send(db, Message("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "error_id": lost}]}))
+    send(db, from_json("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "error_id": lost}]}))
     worker(db).drain()
     assert job(db, job_id).num_exes == 2
     # The second failure reaches max_tries: FAILED for good
-    send(db, Message("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 2, "error_id": lost}]}))
+    send(db, from_json("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 2, "error_id": lost}]}))
     worker(db).drain()
     row = job(db, job_id)
     assert (row.status, row.error_id) == ("FAILED", lost)
@@ -150,7 +150,7 @@ def test_non_retryable_failure_ends_the_job(db: Database) -> None:
     type_id = make_job_type(db)
     job_id = make_queued_job(db, type_id)
     algo = error_id(db, "algorithm-unknown")
-    send(db, Message("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "error_id": algo}]}))
+    send(db, from_json("failed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1, "error_id": algo}]}))
     worker(db).drain()
     assert job(db, job_id).status == "FAILED"
 
@@ -170,8 +170,8 @@ def test_exe_ends_are_created_once(db: Database) -> None:
     }
     send(
         db,
-        Message("create_job_exe_ends", {"exe_ends": [end]}),
-        Message("create_job_exe_ends", {"exe_ends": [end]}),
+        from_json("create_job_exe_ends", {"exe_ends": [end]}),
+        from_json("create_job_exe_ends", {"exe_ends": [end]}),
     )
     assert worker(db).drain() == 2
     with db.read() as s:
@@ -183,23 +183,31 @@ def test_restart_scheduler_leaves_running_executions_to_the_new_scheduler(db: Da
     type_id, node_id = make_job_type(db), make_node(db)
     job_id = make_queued_job(db, type_id)
     exe_id = start_execution(db, job_id, type_id, node_id)
-    send(db, Message("restart_scheduler", {"when": (T0 + timedelta(seconds=30)).isoformat()}))
+    send(db, from_json("restart_scheduler", {"when": (T0 + timedelta(seconds=30)).isoformat()}))
     worker(db).drain()
     assert job(db, job_id).num_exes == 1
     with db.read() as s:
         assert s.get(JobExecutionEndRow, exe_id) is None
 
 
+def missing_execution_end(job_id: int, type_id: int) -> CommandMessage:
+    """A well-formed message its handler fails on every time: the end of an execution that does
+    not exist (the foreign key refuses it)."""
+    end = {"job_exe_id": 999_999, "job_id": job_id, "exe_num": 1, "job_type_id": type_id, "status": "FAILED"}
+    return from_json("create_job_exe_ends", {"exe_ends": [end]})
+
+
 def test_a_poison_message_goes_dead_after_five_attempts_and_does_not_block(db: Database) -> None:
     type_id = make_job_type(db)
     job_id = make_queued_job(db, type_id)
     transport = DatabaseTransport(db)
-    transport.send([Message("running_jobs", {"jobs": [{"nonsense": True}]})])
-    transport.send([Message("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1}]})])
+    transport.send([missing_execution_end(job_id, type_id)])
+    transport.send([from_json("completed_jobs", {"jobs": [{"job_id": job_id, "exe_num": 1}]})])
     w = worker(db)
     w.drain()
     assert job(db, job_id).status == "COMPLETED"
     assert transport.dead_count() == 1
+    assert (w.failed, w.rejected) == (5, 0)
     with db.read() as s:
         dead = s.scalars(select(MessageRow)).one()
-        assert dead.attempts == 5 and "KeyError" in (dead.last_error or "")
+        assert dead.attempts == 5 and "IntegrityError" in (dead.last_error or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from scale.messaging.messages import Message
+from scale.domain.messages import from_json
 from scale.messaging.monitor import MessagingMonitor
 from scale.messaging.probe import QueueProbeThread
 from scale.messaging.stats import HandlerThroughput, HandlerTotals, read_totals
@@ -25,7 +25,7 @@ def test_a_running_handler_reports_its_totals_and_the_probe_shows_the_throughput
     probe = QueueProbeThread(MessagingMonitor(DatabaseTransport(db)), db, now)
     first = probe.sample()
     assert first.transport == "database" and first.detail["handlers_reporting"] == 0
-    transport.send([Message("restart_scheduler", {"when": now().isoformat()}) for _ in range(30)])
+    transport.send([from_json("restart_scheduler", {"when": now().isoformat()}) for _ in range(30)])
     assert probe.sample().backlog == 30
 
     stop = threading.Event()

@@ -23,6 +23,13 @@ kills its consumer process outright (rather than raising) is redelivered without
 and a consumer killed between republishing (or writing the dead row) and acking leaves one
 extra copy (or one extra dead row): duplicates, never losses.
 
+Nothing a publisher sends is trusted: the delivery callback only buffers the raw delivery, and
+its headers are read per delivery in ``claim`` (``_envelope``) and its body by the worker, each
+inside that one message's failure accounting. A delivery that cannot be read (a header of the
+wrong type, a body that is not JSON or not of its type's shape) is rejected: written as a dead
+row at once, with its raw body and the reason, and acked, so it never holds a place in the
+prefetch window (issue 14, case 4).
+
 pika's ``BlockingConnection`` is synchronous, which fits the thread-per-handler pool, and not
 thread-safe: each handler thread or process owns one ``AmqpTransport``. It connects lazily, so
 the connection is made by the thread that uses it.
@@ -30,22 +37,23 @@ the connection is made by the thread that uses it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
-from sqlalchemy import delete, select
+from sqlalchemy import Text, cast, delete, select
 from sqlalchemy.orm import Session
 
-from scale.messaging.messages import ClaimedMessage, Message
+from scale.domain.messages import CommandMessage, parse_json
+from scale.exceptions import InvalidMessage
+from scale.messaging.base import ClaimedMessage
 from scale.messaging.transport import MAX_ATTEMPTS, DatabaseTransport
 from scale.store.db import Database
 from scale.store.tables import MessageRow
@@ -60,11 +68,63 @@ CREATED_HEADER = "x-scale-created"
 
 @dataclass(frozen=True)
 class _Delivery:
+    """A delivery as the broker gave it; ``_envelope`` reads its headers."""
+
     tag: int
     type: str
-    body: dict[str, Any]
-    attempts: int
-    created: datetime | None
+    headers: object
+    body: bytes
+    attempts: int = 0
+    created: datetime | None = None
+
+
+def _envelope(headers: object) -> tuple[int, datetime | None]:
+    """(attempts so far, when the message was made) from a delivery's headers, strictly: any
+    publisher can set them, so a value of the wrong type raises ``InvalidMessage``."""
+    if headers is None:
+        return 0, None
+    if not isinstance(headers, dict):
+        raise InvalidMessage(f"headers: expected a table, got {type(headers).__name__}")
+    attempts = headers.get(ATTEMPTS_HEADER, 0)
+    if type(attempts) is not int or attempts < 0:
+        raise InvalidMessage(
+            f"header {ATTEMPTS_HEADER}: expected a count (an integer ≥ 0), got {attempts!r:.100}"
+        )
+    created_text = headers.get(CREATED_HEADER)
+    if created_text is None:
+        return attempts, None
+    try:
+        if not isinstance(created_text, str):
+            raise ValueError
+        created = datetime.fromisoformat(created_text)
+        if created.tzinfo is None:
+            raise ValueError
+    except ValueError:
+        expected = "an ISO 8601 time with its UTC offset"
+        raise InvalidMessage(
+            f"header {CREATED_HEADER}: expected {expected}, got {created_text!r:.100}"
+        ) from None
+    return attempts, created
+
+
+def _parse_created(text: str | None) -> datetime | None:
+    """A ``created`` column read as text (either database's form), or None if unreadable."""
+    try:
+        when = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # SQLite keeps UTC without its offset (UTCDateTime)
+    return when
+
+
+def dead_letter_body(raw: bytes) -> Any:
+    """What a dead row keeps of a body: its JSON value when it is JSON, else the raw bytes as
+    text (bytes that are not UTF-8 as ``\\x..`` escapes) under ``undecodable``."""
+    try:
+        return parse_json(raw)
+    except InvalidMessage:
+        return {"undecodable": raw.decode("utf-8", errors="backslashreplace")}
 
 
 class AmqpTransport:
@@ -103,11 +163,11 @@ class AmqpTransport:
 
     # ------------------------------------------------------------------ producing
 
-    def add(self, session: Session, messages: Sequence[Message], now: datetime | None = None) -> None:
+    def add(self, session: Session, messages: Sequence[CommandMessage], now: datetime | None = None) -> None:
         """Write to the outbox inside the caller's transaction; the relay publishes later."""
         self.outbox.add(session, messages, now)
 
-    def send(self, messages: Sequence[Message]) -> None:
+    def send(self, messages: Sequence[CommandMessage]) -> None:
         self.outbox.send(messages)
 
     def relay(self) -> int:
@@ -117,8 +177,9 @@ class AmqpTransport:
             return 0
         ids = [row.id for row in rows]
         with self.db.read() as session:  # kept in a header, so a dead letter shows when it was made
-            query = select(MessageRow.id, MessageRow.created).where(MessageRow.id.in_(ids))
-            created = {row_id: when for row_id, when in session.execute(query)}
+            # As text, read row by row: a row someone wrote by hand must not stop the relay.
+            query = select(MessageRow.id, cast(MessageRow.created, Text)).where(MessageRow.id.in_(ids))
+            created = {row_id: _parse_created(when) for row_id, when in session.execute(query)}
         with self._broker_errors():
             channel = self._publish_channel()
             for row in rows:
@@ -143,8 +204,16 @@ class AmqpTransport:
         claimed: list[ClaimedMessage] = []
         while self._buffer and len(claimed) < limit:
             delivery = self._buffer.popleft()
+            problem = None
+            try:
+                attempts, created = _envelope(delivery.headers)
+                delivery = replace(delivery, attempts=attempts, created=created)
+            except InvalidMessage as exc:
+                problem = str(exc)  # the worker rejects it: a dead letter, acked
             self._inflight[delivery.tag] = delivery
-            claimed.append(ClaimedMessage(delivery.tag, delivery.type, delivery.body, delivery.attempts))
+            claimed.append(
+                ClaimedMessage(delivery.tag, delivery.type, delivery.body, delivery.attempts, problem)
+            )
         return claimed
 
     def ack(self, session: Session, message_id: int) -> None:
@@ -165,18 +234,11 @@ class AmqpTransport:
         error = error[-4000:]
         dead = attempts >= self.max_attempts
         if dead:
-            # Dead letters live where the database transport keeps them, so one API lists both.
-            with self.db.session() as session:
-                session.add(
-                    MessageRow(
-                        type=delivery.type[:100],
-                        body=delivery.body,
-                        created=delivery.created or datetime.now(UTC),
-                        attempts=attempts,
-                        last_error=error,
-                        dead=True,
-                    )
-                )
+            try:
+                self._write_dead(delivery, attempts, error)
+            except Exception:
+                self.close()  # the broker redelivers it, rather than this consumer holding it
+                raise
         with self._broker_errors():
             if not dead:
                 self._publish(
@@ -190,6 +252,36 @@ class AmqpTransport:
             assert self._consumer is not None
             self._consumer.basic_ack(delivery_tag=message_id)
         return dead
+
+    def reject(self, message_id: int, reason: str) -> None:
+        """A dead row at once, with the raw body and the reason; then ack. If the row cannot be
+        written the connection is dropped, so the broker gives the delivery to a consumer again
+        rather than this one holding its place in the window."""
+        delivery = self._inflight.pop(message_id, None)
+        if delivery is None:
+            return
+        try:
+            self._write_dead(delivery, delivery.attempts + 1, reason[-4000:])
+        except Exception:
+            self.close()
+            raise
+        with self._broker_errors():
+            assert self._consumer is not None
+            self._consumer.basic_ack(delivery_tag=message_id)
+
+    def _write_dead(self, delivery: _Delivery, attempts: int, error: str) -> None:
+        # Dead letters live where the database transport keeps them, so one API lists both.
+        with self.db.session() as session:
+            session.add(
+                MessageRow(
+                    type=delivery.type[:100],
+                    body=dead_letter_body(delivery.body),
+                    created=delivery.created or datetime.now(UTC),
+                    attempts=attempts,
+                    last_error=error,
+                    dead=True,
+                )
+            )
 
     # ------------------------------------------------------------------ monitoring
 
@@ -263,7 +355,7 @@ class AmqpTransport:
         self,
         channel: BlockingChannel,
         type_: str,
-        body: dict[str, Any],
+        body: bytes,
         *,
         attempts: int,
         created: datetime | None,
@@ -279,7 +371,7 @@ class AmqpTransport:
         channel.basic_publish(
             exchange="",
             routing_key=self.queue,
-            body=json.dumps(body).encode(),
+            body=body,
             properties=pika.BasicProperties(
                 content_type="application/json",
                 delivery_mode=pika.DeliveryMode.Persistent,
@@ -296,23 +388,14 @@ class AmqpTransport:
         properties: pika.BasicProperties,
         body: bytes,
     ) -> None:
-        headers = properties.headers or {}
-        try:
-            parsed = json.loads(body)
-            if not isinstance(parsed, dict):
-                raise ValueError("not a JSON object")
-        except ValueError:
-            # Still handed to the worker: it fails for want of a handler and ends a dead letter.
-            parsed = {"undecodable": body.decode(errors="replace")}
-        created_text = headers.get(CREATED_HEADER)
-        created = datetime.fromisoformat(created_text) if isinstance(created_text, str) else None
+        """Buffer the delivery as it came: reading it can fail, and must fail for this delivery
+        alone, inside the worker's accounting (a raise here would escape every later claim)."""
         self._buffer.append(
             _Delivery(
                 tag=method.delivery_tag,
-                type=properties.type or "",
-                body=parsed,
-                attempts=int(headers.get(ATTEMPTS_HEADER, 0)),
-                created=created,
+                type=properties.type if isinstance(properties.type, str) else "",
+                headers=properties.headers,
+                body=body if isinstance(body, bytes) else bytes(body or b""),
             )
         )
 

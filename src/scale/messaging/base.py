@@ -7,18 +7,37 @@ applies each message in a database transaction, calls ``ack`` inside that transa
 database transport deletes its row there) and ``done`` after the commit (RabbitMQ's ack goes
 there: it cannot join the database transaction, so a crash in between redelivers the message
 and the idempotent handlers make the second application a no-op).
+
+A claimed message is handed over as it arrived (its type and its raw body): the worker decodes
+and validates each one inside its own failure accounting (``MessageWorker._apply``), so no
+delivery, however malformed, can fail a whole batch or hold a consumer's place for good
+(issue 14, case 4). One the worker cannot read goes to ``reject``: a dead letter at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from scale.messaging.messages import ClaimedMessage, Message
+from scale.domain.messages import CommandMessage
 from scale.store.db import Database
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A message a consumer now holds, exactly as the transport has it: nothing here has been
+    trusted yet. ``problem`` says why the transport could not read the delivery's own envelope
+    (an AMQP header), in which case the worker rejects it without reading the body."""
+
+    id: int
+    type: str
+    body: bytes
+    attempts: int
+    problem: str | None = None
 
 
 class Transport(Protocol):
@@ -27,11 +46,11 @@ class Transport(Protocol):
     #: the database the handlers apply messages to (and where dead letters are kept)
     db: Database
 
-    def add(self, session: Session, messages: Sequence[Message], now: datetime | None = None) -> None:
+    def add(self, session: Session, messages: Sequence[CommandMessage], now: datetime | None = None) -> None:
         """Queue messages inside the caller's transaction, so they commit with its changes."""
         ...
 
-    def send(self, messages: Sequence[Message]) -> None:
+    def send(self, messages: Sequence[CommandMessage]) -> None:
         """Queue messages in a transaction of their own."""
         ...
 
@@ -49,6 +68,11 @@ class Transport(Protocol):
 
     def fail(self, message_id: int, error: str) -> bool:
         """Record a failed attempt; returns True when the message is now a dead letter."""
+        ...
+
+    def reject(self, message_id: int, reason: str) -> None:
+        """A message that cannot be read (not JSON, unknown type, wrong shape, bad header): a dead
+        letter at once, with its raw body and the reason, and let go (acknowledged)."""
         ...
 
     def backlog(self) -> int:

@@ -4,7 +4,13 @@ A handler claims a batch by stamping a lease on rows nobody holds (``FOR UPDATE 
 on PostgreSQL, so several handlers never wait on each other), applies each message and deletes
 its row in the same transaction as the change it made: on this transport a message is applied
 exactly once even though handlers are written for at-least-once delivery. A message that fails
-``max_attempts`` times is marked dead and stops blocking the ones behind it.
+``max_attempts`` times is marked dead and stops blocking the ones behind it; one that cannot be
+read at all (``reject``) is marked dead at once.
+
+A claim reads each row's body as the text the database holds (``CAST(body AS TEXT)``), not
+through the JSON column type: a row whose body is not JSON (SQLite stores any text) or not an
+object must become a dead letter of its own, not make the whole claim raise and stall every
+message behind it.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from scale.messaging.messages import ClaimedMessage, Message
+from scale.domain.messages import CommandMessage, encode
+from scale.messaging.base import ClaimedMessage
 from scale.store.db import Database
 from scale.store.tables import MessageRow
 
@@ -31,12 +38,13 @@ class DatabaseTransport:
         self.lease_s = lease_s
         self.max_attempts = max_attempts
 
-    def add(self, session: Session, messages: Sequence[Message], now: datetime | None = None) -> None:
+    def add(self, session: Session, messages: Sequence[CommandMessage], now: datetime | None = None) -> None:
         """Queue messages inside the caller's transaction, so they commit with its changes."""
         now = now or datetime.now(UTC)
-        session.add_all(MessageRow(type=m.type, body=m.body, created=now) for m in messages)
+        encoded = (encode(m) for m in messages)
+        session.add_all(MessageRow(type=type_, body=body, created=now) for type_, body in encoded)
 
-    def send(self, messages: Sequence[Message]) -> None:
+    def send(self, messages: Sequence[CommandMessage]) -> None:
         if not messages:
             return
         with self.db.session() as session:
@@ -59,8 +67,17 @@ class DatabaseTransport:
             session.execute(
                 update(MessageRow).where(MessageRow.id.in_(ids)).values(claimed_until=now + self.lease_s)
             )
-            rows = session.scalars(select(MessageRow).where(MessageRow.id.in_(ids)).order_by(MessageRow.id))
-            return [ClaimedMessage(r.id, r.type, dict(r.body), r.attempts) for r in rows]
+            rows = session.execute(
+                select(MessageRow.id, MessageRow.type, cast(MessageRow.body, Text), MessageRow.attempts)
+                .where(MessageRow.id.in_(ids))
+                .order_by(MessageRow.id)
+            )
+            return [
+                ClaimedMessage(
+                    row_id, type_ or "", (body or "").encode(), attempts if type(attempts) is int else 0
+                )
+                for row_id, type_, body, attempts in rows
+            ]
 
     def ack(self, session: Session, message_id: int) -> None:
         """Delete an applied message inside the transaction that applied it."""
@@ -83,6 +100,20 @@ class DatabaseTransport:
             row.claimed_until = 0.0
             row.dead = row.attempts >= self.max_attempts
             return row.dead
+
+    def reject(self, message_id: int, reason: str) -> None:
+        """Dead at once: the row keeps the body as it was written, with the reason."""
+        with self.db.session() as session:
+            session.execute(
+                update(MessageRow)
+                .where(MessageRow.id == message_id)
+                .values(
+                    attempts=MessageRow.attempts + 1,
+                    last_error=reason[-4000:],
+                    claimed_until=0.0,
+                    dead=True,
+                )
+            )
 
     def backlog(self) -> int:
         with self.db.read() as session:

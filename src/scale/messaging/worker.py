@@ -1,6 +1,11 @@
 """The message handler loop: claim a batch, apply each message with its handler, repeat.
 
 Handlers are injected (``services.handlers.HANDLERS``); this module knows nothing about jobs.
+
+Each claimed message is decoded and validated (``domain.messages.decode``) inside its own
+``try``, with the same accounting as a handler that raises: whatever a delivery holds, it ends
+applied, retried, or set aside as a dead letter, and never fails the batch it came in. One that
+cannot be read is rejected at once (a dead letter with its reason): retrying cannot help.
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from scale.messaging.base import Transport
-from scale.messaging.messages import ClaimedMessage, Message
+from scale.domain.messages import CommandMessage, decode
+from scale.exceptions import InvalidMessage
+from scale.messaging.base import ClaimedMessage, Transport
 from scale.messaging.stats import REPORT_EVERY_S, new_handler_id, report_handler
 
 log = logging.getLogger(__name__)
 
-#: A handler applies one message body inside the given session and may return follow-up messages.
-Handler = Callable[[Session, dict[str, Any], datetime], list[Message] | None]
+#: A handler applies one decoded message inside the given session and may return follow-ups.
+#: (``Any``: each handler takes its own message class; ``HANDLERS`` is keyed by that class's TYPE.)
+Handler = Callable[[Session, Any, datetime], list[CommandMessage] | None]
 
 
 class MessageWorker:
@@ -39,6 +46,8 @@ class MessageWorker:
         self.now = now
         self.applied = 0
         self.failed = 0
+        #: of ``failed``, those rejected as unreadable (dead letters at once)
+        self.rejected = 0
 
     def tick(self) -> int:
         """Handle one batch; returns how many messages were handled (applied or failed)."""
@@ -58,12 +67,19 @@ class MessageWorker:
         return total
 
     def _apply(self, message: ClaimedMessage) -> bool:
-        handler = self.handlers.get(message.type)
         try:
+            if message.problem is not None:
+                raise InvalidMessage(message.problem)
+            command = decode(message.type, message.body)
+        except InvalidMessage as exc:
+            self._reject(message, str(exc))
+            return False
+        try:
+            handler = self.handlers.get(command.TYPE)
             if handler is None:
-                raise LookupError(f"no handler for message type {message.type!r}")
+                raise LookupError(f"no handler for message type {command.TYPE!r}")
             with self.transport.db.session() as session:
-                follow_ups = handler(session, message.body, self.now()) or []
+                follow_ups = handler(session, command, self.now()) or []
                 self.transport.ack(session, message.id)
                 if follow_ups:
                     self.transport.add(session, follow_ups)
@@ -81,6 +97,17 @@ class MessageWorker:
             # Applied and committed: the worst case is a redelivery, which the handler ignores.
             log.warning("message %s applied but not acknowledged", message.id, exc_info=True)
         return True
+
+    def _reject(self, message: ClaimedMessage, reason: str) -> None:
+        self.failed += 1
+        self.rejected += 1
+        log.warning(
+            "message %s (%.100r) cannot be read, set aside as a dead letter: %s",
+            message.id,
+            message.type,
+            reason,
+        )
+        self.transport.reject(message.id, f"{InvalidMessage.__name__}: {reason}")
 
     def run(
         self, stop: threading.Event, idle_wait: float = 0.2, *, report_every_s: float = REPORT_EVERY_S

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from scale.domain import seed
+from scale.domain.messages import CompletedJob, EndsOutbox, FailedJob, JobExeEnd, RestartScheduler
 from scale.domain.resources import ZERO, Resources
 from scale.domain.states import ErrorCategory, ExecutionStatus, QueueMode, TaskKind, TaskState
 from scale.domain.tasks import (
@@ -62,7 +63,6 @@ from scale.scheduler.ports import (
     JobTypeRecord,
     NewExecution,
     NodeRecord,
-    OutMessage,
     QueueProbe,
     QueueStats,
     SchedulerSettings,
@@ -194,7 +194,7 @@ class Scheduler:
         self.rates = RateCounters(clock.monotonic())
         self.finished = FinishedMetrics()
         self.db_update_completed: datetime | None = None
-        self.outbox: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.outbox = EndsOutbox()
         self.unplaced_written: dict[int, dict[str, int]] = {}
         self.recon_asked: dict[str, datetime] = {}
         self.last_full_recon: datetime | None = None
@@ -217,7 +217,7 @@ class Scheduler:
         for fin in self.store.load_finished_since(now - WINDOW - BLOCK):
             self.finished.add(fin, now)
         self._adopt(now)
-        self.store.send([("restart_scheduler", {"when": now.isoformat()})])
+        self.store.send([RestartScheduler(now)])
 
     def _adopt(self, now: datetime) -> None:
         """Take over the work an earlier scheduler left running (DESIGN §4, reconciliation).
@@ -472,32 +472,27 @@ class Scheduler:
         error = self._resolve_error(exe) if exe.status == ExecutionStatus.FAILED else None
         category = error.category if error else (ErrorCategory.SYSTEM if exe.error_name else None)
         self.finished.add(FinishedExecution(exe.node_id, exe.job_type_id, exe.status, category, ended), now)
-        self.outbox["create_job_exe_ends"].append(
-            {
-                "job_exe_id": exe.job_exe_id,
-                "job_id": exe.job_id,
-                "exe_num": exe.exe_num,
-                "job_type_id": exe.job_type_id,
-                "node_id": exe.node_id,
-                "status": exe.status.value,
-                "error_id": error.id if error else None,
-                "error_category": category.value if category else None,
-                "exit_code": exe.exit_code,
-                "task_results": exe.task_results,
-                "started": exe.started.isoformat(),
-                "ended": ended.isoformat(),
-            }
+        self.outbox.exe_ends.append(
+            JobExeEnd(
+                job_exe_id=exe.job_exe_id,
+                job_id=exe.job_id,
+                exe_num=exe.exe_num,
+                job_type_id=exe.job_type_id,
+                node_id=exe.node_id,
+                status=exe.status.value,
+                error_id=error.id if error else None,
+                error_category=category.value if category else None,
+                exit_code=exe.exit_code,
+                task_results=tuple(exe.task_results),
+                started=exe.started,
+                ended=ended,
+            )
         )
-        entry = {
-            "job_id": exe.job_id,
-            "exe_num": exe.exe_num,
-            "node_id": exe.node_id,
-            "ended": ended.isoformat(),
-        }
         if exe.status == ExecutionStatus.COMPLETED:
-            self.outbox["completed_jobs"].append(entry)
+            self.outbox.completed.append(CompletedJob(exe.job_id, exe.exe_num, exe.node_id, ended))
         elif exe.status == ExecutionStatus.FAILED:
-            self.outbox["failed_jobs"].append({**entry, "error_id": error.id if error else None})
+            error_id = error.id if error else None
+            self.outbox.failed.append(FailedJob(exe.job_id, exe.exe_num, exe.node_id, ended, error_id))
 
     def _fail_execution(self, exe: RunningExecution, error_name: str, now: datetime, *, kill: bool) -> None:
         if kill and exe.task_id is not None:
@@ -988,21 +983,12 @@ class Scheduler:
     # ------------------------------------------------------------------ messaging
 
     def messaging_tick(self, now: datetime) -> None:
-        if not self.outbox:
-            return
-        order = ("create_job_exe_ends", "completed_jobs", "failed_jobs")
-        messages: list[OutMessage] = []
-        for kind in order:
-            entries = self.outbox.get(kind)
-            if entries:
-                key = "exe_ends" if kind == "create_job_exe_ends" else "jobs"
-                messages.append((kind, {key: list(entries)}))
-        self.store.send(messages)
-        self.outbox.clear()
+        if len(self.outbox):
+            self.store.send(self.outbox.take())  # ends first, then completed, then failed
 
     @property
     def outbox_size(self) -> int:
-        return sum(len(v) for v in self.outbox.values())
+        return len(self.outbox)
 
     # ------------------------------------------------------------------ status
 

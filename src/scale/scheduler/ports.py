@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from scale.domain.messages import CommandMessage
 from scale.domain.resources import Resources
 from scale.domain.states import ErrorCategory, QueueMode
 from scale.domain.tasks import BackendEvent, Registration, TaskSpec, TaskUpdate
@@ -140,10 +141,6 @@ class UnfinishedExecution:
     input: Mapping[str, Any]
 
 
-#: An outbound command message: its type and body.
-OutMessage = tuple[str, dict[str, Any]]
-
-
 class SchedulerStore(Protocol):
     """What the scheduler reads from and writes to the database."""
 
@@ -170,7 +167,7 @@ class SchedulerStore(Protocol):
 
     def record_unplaced(self, reasons: Mapping[int, Mapping[str, int]]) -> None: ...
 
-    def send(self, messages: Sequence[OutMessage]) -> None: ...
+    def send(self, messages: Sequence[CommandMessage]) -> None: ...
 
     def save_status(self, status: Mapping[str, Any], timestamp: datetime) -> None: ...
 

@@ -3,6 +3,10 @@
 Every handler is idempotent and order-independent. A job change applies only while the job is
 still on the execution the message is about (``job.num_exes == exe_num``) and in a state that
 allows it, so a duplicate or a late message changes nothing.
+
+Each handler takes its message class from ``domain.messages``, already validated by the worker
+(``MessageWorker._apply``): every field is there and of its type, so nothing here reads a body
+with defaults that would turn a wrong shape into a silent no-op.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from scale.domain import messages as mt
+from scale.domain.messages import CommandMessage
 from scale.domain.states import JobStatus
-from scale.messaging import messages as mt
-from scale.messaging.messages import Message
 from scale.messaging.worker import Handler
 from scale.services.queueing import requeue
 from scale.store.tables import ErrorRow, JobExecutionEndRow, JobRow
@@ -24,8 +28,8 @@ from scale.store.tables import ErrorRow, JobExecutionEndRow, JobRow
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
-def _parse_time(value: str | None, default: datetime) -> datetime:
-    return datetime.fromisoformat(value) if value else default
+def _or_now(value: datetime | None, now: datetime) -> datetime:
+    return value if value is not None else now
 
 
 def _jobs_by_id(session: Session, ids: Iterable[int]) -> dict[int, JobRow]:
@@ -59,21 +63,21 @@ def _update_jobs(session: Session, changes: list[dict[str, Any]]) -> None:
         session.execute(update(JobRow), changes)
 
 
-def handle_running_jobs(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
-    entries = body.get("jobs", [])
-    states = _job_states(session, (e["job_id"] for e in entries))
+def handle_running_jobs(session: Session, message: mt.RunningJobs, now: datetime) -> list[CommandMessage]:
+    entries = message.jobs
+    states = _job_states(session, (e.job_id for e in entries))
     changes: list[dict[str, Any]] = []
     for entry in entries:
-        state = states.get(entry["job_id"])
-        if state is None or state != (entry["exe_num"], JobStatus.QUEUED.value):
+        state = states.get(entry.job_id)
+        if state is None or state != (entry.exe_num, JobStatus.QUEUED.value):
             continue
-        states[entry["job_id"]] = (entry["exe_num"], JobStatus.RUNNING.value)  # a duplicate entry: once
+        states[entry.job_id] = (entry.exe_num, JobStatus.RUNNING.value)  # a duplicate entry: once
         changes.append(
             {
-                "id": entry["job_id"],
+                "id": entry.job_id,
                 "status": JobStatus.RUNNING.value,
-                "node_id": entry.get("node_id"),
-                "started": _parse_time(entry.get("started"), now),
+                "node_id": entry.node_id,
+                "started": _or_now(entry.started, now),
                 "last_status_change": now,
                 "last_modified": now,
             }
@@ -82,27 +86,27 @@ def handle_running_jobs(session: Session, body: dict[str, Any], now: datetime) -
     return []
 
 
-def handle_completed_jobs(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
-    entries = body.get("jobs", [])
-    states = _job_states(session, (e["job_id"] for e in entries))
+def handle_completed_jobs(session: Session, message: mt.CompletedJobs, now: datetime) -> list[CommandMessage]:
+    entries = message.jobs
+    states = _job_states(session, (e.job_id for e in entries))
     changes: list[dict[str, Any]] = []
     for entry in entries:
-        state = states.get(entry["job_id"])
-        if state is None or state[0] != entry["exe_num"] or state[1] not in _ACTIVE:
+        state = states.get(entry.job_id)
+        if state is None or state[0] != entry.exe_num or state[1] not in _ACTIVE:
             continue
-        states[entry["job_id"]] = (entry["exe_num"], JobStatus.COMPLETED.value)
+        states[entry.job_id] = (entry.exe_num, JobStatus.COMPLETED.value)
         change: dict[str, Any] = {
-            "id": entry["job_id"],
+            "id": entry.job_id,
             "status": JobStatus.COMPLETED.value,
-            "ended": _parse_time(entry.get("ended"), now),
+            "ended": _or_now(entry.ended, now),
             "error_id": None,
             "last_status_change": now,
             "last_modified": now,
         }
-        if entry.get("node_id") is not None:
-            change["node_id"] = entry["node_id"]
-        if entry.get("output") is not None:
-            change["output"] = entry["output"]
+        if entry.node_id is not None:
+            change["node_id"] = entry.node_id
+        if entry.output is not None:
+            change["output"] = entry.output
         changes.append(change)
     _update_jobs(session, changes)
     return []
@@ -125,48 +129,49 @@ def fail_job(session: Session, job: JobRow, error: ErrorRow | None, ended: datet
     return False
 
 
-def handle_failed_jobs(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
-    entries = body.get("jobs", [])
-    jobs = _jobs_by_id(session, (e["job_id"] for e in entries))
-    error_ids = {e["error_id"] for e in entries if e.get("error_id") is not None}
+def handle_failed_jobs(session: Session, message: mt.FailedJobs, now: datetime) -> list[CommandMessage]:
+    entries = message.jobs
+    jobs = _jobs_by_id(session, (e.job_id for e in entries))
+    error_ids = {e.error_id for e in entries if e.error_id is not None}
     errors = {r.id: r for r in session.scalars(select(ErrorRow).where(ErrorRow.id.in_(error_ids)))}
     for entry in entries:
-        job = jobs.get(entry["job_id"])
-        if job is None or job.num_exes != entry["exe_num"] or job.status not in _ACTIVE:
+        job = jobs.get(entry.job_id)
+        if job is None or job.num_exes != entry.exe_num or job.status not in _ACTIVE:
             continue
-        if entry.get("node_id") is not None:
-            job.node_id = entry["node_id"]
-        fail_job(
-            session, job, errors.get(entry.get("error_id") or -1), _parse_time(entry.get("ended"), now), now
-        )
+        if entry.node_id is not None:
+            job.node_id = entry.node_id
+        error = errors.get(entry.error_id) if entry.error_id is not None else None
+        fail_job(session, job, error, _or_now(entry.ended, now), now)
     return []
 
 
-def handle_create_job_exe_ends(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
-    entries = body.get("exe_ends", [])
-    ids = [e["job_exe_id"] for e in entries]
+def handle_create_job_exe_ends(
+    session: Session, message: mt.CreateJobExeEnds, now: datetime
+) -> list[CommandMessage]:
+    entries = message.exe_ends
+    ids = [e.job_exe_id for e in entries]
     existing = set(
         session.scalars(select(JobExecutionEndRow.job_exe_id).where(JobExecutionEndRow.job_exe_id.in_(ids)))
     )
     rows: list[dict[str, Any]] = []
     for e in entries:
-        if e["job_exe_id"] in existing:
+        if e.job_exe_id in existing:
             continue
-        existing.add(e["job_exe_id"])
+        existing.add(e.job_exe_id)
         rows.append(
             {
-                "job_exe_id": e["job_exe_id"],
-                "job_id": e["job_id"],
-                "exe_num": e["exe_num"],
-                "job_type_id": e["job_type_id"],
-                "node_id": e.get("node_id"),
-                "status": e["status"],
-                "error_id": e.get("error_id"),
-                "error_category": e.get("error_category"),
-                "exit_code": e.get("exit_code"),
-                "task_results": e.get("task_results", []),
-                "started": _parse_time(e.get("started"), now),
-                "ended": _parse_time(e.get("ended"), now),
+                "job_exe_id": e.job_exe_id,
+                "job_id": e.job_id,
+                "exe_num": e.exe_num,
+                "job_type_id": e.job_type_id,
+                "node_id": e.node_id,
+                "status": e.status,
+                "error_id": e.error_id,
+                "error_category": e.error_category,
+                "exit_code": e.exit_code,
+                "task_results": list(e.task_results),
+                "started": _or_now(e.started, now),
+                "ended": _or_now(e.ended, now),
                 "created": now,
             }
         )
@@ -176,7 +181,9 @@ def handle_create_job_exe_ends(session: Session, body: dict[str, Any], now: date
     return []
 
 
-def handle_restart_scheduler(session: Session, body: dict[str, Any], now: datetime) -> list[Message]:
+def handle_restart_scheduler(
+    session: Session, message: mt.RestartScheduler, now: datetime
+) -> list[CommandMessage]:
     """Mark a scheduler start. Nothing to change: the new scheduler settles the executions an
     earlier one left running itself (``Scheduler._adopt``): it adopts those whose tasks still
     run and ends the others with ``scheduler-lost`` through the ordinary messages. Failing them

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
+from scale.domain.messages import CommandMessage, RunningJob, RunningJobs, encode
 from scale.domain.resources import Resources
 from scale.domain.states import ErrorCategory, ExecutionStatus, QueueMode
 from scale.domain.tasks import Registration
@@ -24,7 +25,6 @@ from scale.scheduler.ports import (
     JobTypeRecord,
     NewExecution,
     NodeRecord,
-    OutMessage,
     SchedulerSettings,
     UnfinishedExecution,
 )
@@ -210,23 +210,10 @@ class SqlSchedulerStore:
             inputs: dict[int, dict[str, Any]] = dict(
                 s.execute(select(JobRow.id, JobRow.input).where(JobRow.id.in_(todo_ids))).tuples().all()
             )
-            s.execute(
-                insert(MessageRow).values(
-                    type="running_jobs",
-                    body={
-                        "jobs": [
-                            {
-                                "job_id": e.job_id,
-                                "exe_num": e.exe_num,
-                                "node_id": e.node_id,
-                                "started": now.isoformat(),
-                            }
-                            for e in todo
-                        ]
-                    },
-                    created=now,
-                )
+            type_, body = encode(
+                RunningJobs(tuple(RunningJob(e.job_id, e.exe_num, e.node_id, now) for e in todo))
             )
+            s.execute(insert(MessageRow).values(type=type_, body=body, created=now))
             order = {e.job_id: i for i, e in enumerate(todo)}
             return [
                 CreatedExecution(exe_id, job_id, exe_num, inputs.get(job_id) or {})
@@ -240,12 +227,12 @@ class SqlSchedulerStore:
                     update(QueueRow).where(QueueRow.job_id == job_id).values(unplaced_reasons=dict(why))
                 )
 
-    def send(self, messages: Sequence[OutMessage]) -> None:
+    def send(self, messages: Sequence[CommandMessage]) -> None:
         if not messages:
             return
         with self.db.session() as s:
             now = datetime.now().astimezone()
-            s.add_all(MessageRow(type=t, body=b, created=now) for t, b in messages)
+            s.add_all(MessageRow(type=t, body=b, created=now) for t, b in map(encode, messages))
 
     def save_status(self, status: Mapping[str, Any], timestamp: datetime) -> None:
         with self.db.session() as s:

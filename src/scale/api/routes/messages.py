@@ -15,6 +15,7 @@ router = APIRouter(prefix="/messages", tags=["messages"])
 
 @router.get("/dead-letters/")
 def dead_letters(request: Request, db: DbDep, paging: PageDep) -> Page[DeadLetterOut]:
-    """Messages that failed five times, newest first, each with the error of its last try."""
+    """Messages set aside, newest first: those that failed five times (with the error of their
+    last try) and those that could not be read (with the reason)."""
     count, rows = messages.dead_letters(db, offset=paging.offset, limit=paging.limit)
-    return make_page(request, paging, count, [DeadLetterOut.from_row(r) for r in rows])
+    return make_page(request, paging, count, [DeadLetterOut.from_letter(r) for r in rows])

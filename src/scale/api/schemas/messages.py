@@ -1,4 +1,4 @@
-"""``/v6/messages/dead-letters/``: command messages set aside after repeated failures."""
+"""``/v6/messages/dead-letters/``: command messages set aside, with the reason."""
 
 from __future__ import annotations
 
@@ -7,24 +7,27 @@ from typing import Any
 from pydantic import BaseModel
 
 from scale.api.schemas.common import UtcDateTime
-from scale.store.tables import MessageRow
+from scale.services.messages import DeadLetter
 
 
 class DeadLetterOut(BaseModel):
     id: int
     type: str
-    body: dict[str, Any]
+    #: the body as received: its JSON value (any JSON, since a dead letter may be of any shape),
+    #: or ``{"undecodable": "<the raw text>"}`` for bytes that are not JSON
+    body: Any
     attempts: int
+    #: why it was set aside: the error of the last try, or why it could not be read
     error: str | None
     created: UtcDateTime
 
     @classmethod
-    def from_row(cls, row: MessageRow) -> DeadLetterOut:
+    def from_letter(cls, letter: DeadLetter) -> DeadLetterOut:
         return cls(
-            id=row.id,
-            type=row.type,
-            body=row.body,
-            attempts=row.attempts,
-            error=row.last_error,
-            created=row.created,
+            id=letter.id,
+            type=letter.type,
+            body=letter.body,
+            attempts=letter.attempts,
+            error=letter.error,
+            created=letter.created,
         )
