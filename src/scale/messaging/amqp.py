@@ -64,6 +64,8 @@ DEFAULT_QUEUE = "scale.messages"
 ATTEMPTS_HEADER = "x-scale-attempts"
 ERROR_HEADER = "x-scale-error"
 CREATED_HEADER = "x-scale-created"
+#: what an AMQP short string (the message's ``type`` property) can hold
+MAX_TYPE_BYTES = 255
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,15 @@ class AmqpTransport:
     def relay(self) -> int:
         """Publish a batch of outbox rows (confirmed by the broker), then delete them."""
         rows = self.outbox.claim(self.relay_batch)
+        publishable = []
+        for row in rows:
+            # The one field a broker can refuse (an AMQP short string); a row written by hand
+            # with a longer type would fail the whole batch on every relay, for good.
+            if len(row.type.encode()) > MAX_TYPE_BYTES:
+                self.outbox.reject(row.id, f"InvalidMessage: type: longer than {MAX_TYPE_BYTES} bytes")
+            else:
+                publishable.append(row)
+        rows = publishable
         if not rows:
             return 0
         ids = [row.id for row in rows]
@@ -193,8 +204,12 @@ class AmqpTransport:
 
     def claim(self, limit: int = 20) -> list[ClaimedMessage]:
         """Relay what the outbox holds, then take up to ``limit`` deliveries (waiting up to
-        ``poll_s`` for the first one)."""
-        self.relay()
+        ``poll_s`` for the first one). A relay that fails does not stop the consuming: what is
+        in the queue already is applied, and the outbox is tried again at the next claim."""
+        try:
+            self.relay()
+        except Exception:
+            log.warning("relaying the outbox to the broker failed", exc_info=True)
         with self._broker_errors():
             self._consume_channel()
             assert self._conn is not None
