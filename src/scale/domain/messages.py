@@ -20,10 +20,10 @@ Plain data, no framework: the scheduler core (which may import only ``domain``) 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Final, TypeAlias
+from typing import Any, ClassVar, Final, Protocol, Self, TypeAlias, TypeGuard, TypeVar
 
 from scale.domain.states import ErrorCategory, ExecutionStatus
 from scale.exceptions import InvalidMessage
@@ -154,13 +154,13 @@ class _Fields:
                 raise InvalidMessage(f"{self._where(key)}[{i}]: expected an object, got {_kind(item)}")
         return value
 
-    def entries(self, key: str) -> Iterator[_Fields]:
-        """Each element of a required array of objects, as its own reader."""
+    def entries(self, key: str, entry: type[_E]) -> tuple[_E, ...]:
+        """A required array of entries, each read by ``entry.parse``."""
         value = self._get(key, required=True)
         if not isinstance(value, list):
             raise InvalidMessage(f"{self._where(key)}: expected an array, got {_kind(value)}")
-        for i, item in enumerate(value):
-            yield _Fields(item, f"{self._where(key)}[{i}]")
+        where = self._where(key)
+        return tuple(entry.parse(item, where, i) for i, item in enumerate(value))
 
     def close(self) -> None:
         unknown = sorted(set(self.value) - self.read)
@@ -169,6 +169,48 @@ class _Fields:
             raise InvalidMessage(
                 f"{self.path or 'body'}: unknown field{'s' if len(unknown) > 1 else ''} {names}"
             )
+
+
+class _Entry(Protocol):
+    """An entry of a message's array. ``parse`` is the fast path over well-formed JSON (a
+    scheduling pass sends ~1,000 entries per message); anything it does not accept goes to
+    ``read``, which says precisely what is wrong (or accepts it: ``read`` is the rule)."""
+
+    @classmethod
+    def parse(cls, value: object, where: str, index: int) -> Self: ...
+
+
+_E = TypeVar("_E", bound=_Entry)
+
+
+class _Slow(Exception):
+    """The fast path gives up: the strict reader decides (and names the problem)."""
+
+
+def _quick_time(value: object) -> datetime | None:
+    """``optional_time``'s rule on the fast path; raises ``_Slow`` for anything else."""
+    if value is None:
+        return None
+    if type(value) is str:
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Slow from None
+        if when.tzinfo is not None:
+            return when
+    raise _Slow
+
+
+def _is_id(value: object) -> TypeGuard[int]:
+    return type(value) is int and value >= 1
+
+
+def _is_optional_id(value: object) -> TypeGuard[int | None]:
+    return value is None or (type(value) is int and value >= 1)
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return type(value) is int and value >= 0
 
 
 def _time(value: datetime | None) -> str | None:
@@ -205,6 +247,17 @@ class RunningJob:
         f.close()
         return entry
 
+    @classmethod
+    def parse(cls, value: object, where: str, index: int) -> RunningJob:
+        try:
+            if type(value) is dict and value.keys() <= _RUNNING_KEYS:
+                job_id, exe_num, node_id = value.get("job_id"), value.get("exe_num"), value.get("node_id")
+                if _is_id(job_id) and _is_count(exe_num) and _is_optional_id(node_id):
+                    return cls(job_id, exe_num, node_id, _quick_time(value.get("started")))
+        except _Slow:
+            pass
+        return cls.read(_Fields(value, f"{where}[{index}]"))
+
 
 @dataclass(frozen=True, slots=True)
 class RunningJobs:
@@ -218,7 +271,7 @@ class RunningJobs:
 
     @classmethod
     def read(cls, f: _Fields) -> RunningJobs:
-        return cls(tuple(RunningJob.read(e) for e in f.entries("jobs")))
+        return cls(f.entries("jobs", RunningJob))
 
 
 # ---------------------------------------------------------------------------- completed_jobs
@@ -257,6 +310,24 @@ class CompletedJob:
         f.close()
         return entry
 
+    @classmethod
+    def parse(cls, value: object, where: str, index: int) -> CompletedJob:
+        try:
+            if type(value) is dict and value.keys() <= _COMPLETED_KEYS:
+                job_id, exe_num, node_id = value.get("job_id"), value.get("exe_num"), value.get("node_id")
+                output = value.get("output")
+                if (
+                    _is_id(job_id)
+                    and _is_count(exe_num)
+                    and _is_optional_id(node_id)
+                    and (output is None or type(output) is dict)
+                ):
+                    ended = _quick_time(value.get("ended"))
+                    return cls(job_id, exe_num, node_id, ended, output)
+        except _Slow:
+            pass
+        return cls.read(_Fields(value, f"{where}[{index}]"))
+
 
 @dataclass(frozen=True, slots=True)
 class CompletedJobs:
@@ -270,7 +341,7 @@ class CompletedJobs:
 
     @classmethod
     def read(cls, f: _Fields) -> CompletedJobs:
-        return cls(tuple(CompletedJob.read(e) for e in f.entries("jobs")))
+        return cls(f.entries("jobs", CompletedJob))
 
 
 # ---------------------------------------------------------------------------- failed_jobs
@@ -307,6 +378,24 @@ class FailedJob:
         f.close()
         return entry
 
+    @classmethod
+    def parse(cls, value: object, where: str, index: int) -> FailedJob:
+        try:
+            if type(value) is dict and value.keys() <= _FAILED_KEYS:
+                job_id, exe_num, node_id = value.get("job_id"), value.get("exe_num"), value.get("node_id")
+                error_id = value.get("error_id")
+                if (
+                    _is_id(job_id)
+                    and _is_count(exe_num)
+                    and _is_optional_id(node_id)
+                    and _is_optional_id(error_id)
+                ):
+                    ended = _quick_time(value.get("ended"))
+                    return cls(job_id, exe_num, node_id, ended, error_id)
+        except _Slow:
+            pass
+        return cls.read(_Fields(value, f"{where}[{index}]"))
+
 
 @dataclass(frozen=True, slots=True)
 class FailedJobs:
@@ -320,7 +409,7 @@ class FailedJobs:
 
     @classmethod
     def read(cls, f: _Fields) -> FailedJobs:
-        return cls(tuple(FailedJob.read(e) for e in f.entries("jobs")))
+        return cls(f.entries("jobs", FailedJob))
 
 
 # ---------------------------------------------------------------------------- create_job_exe_ends
@@ -379,6 +468,46 @@ class JobExeEnd:
         f.close()
         return entry
 
+    @classmethod
+    def parse(cls, value: object, where: str, index: int) -> JobExeEnd:
+        try:
+            if type(value) is dict and value.keys() <= _EXE_END_KEYS:
+                g = value.get
+                job_exe_id, job_id, job_type_id = g("job_exe_id"), g("job_id"), g("job_type_id")
+                exe_num, status, node_id, error_id = g("exe_num"), g("status"), g("node_id"), g("error_id")
+                category, exit_code, results = g("error_category"), g("exit_code"), g("task_results", [])
+                if (
+                    _is_id(job_exe_id)
+                    and _is_id(job_id)
+                    and _is_id(job_type_id)
+                    and _is_count(exe_num)
+                    and type(status) is str
+                    and status in _EXECUTION_STATUSES
+                    and _is_optional_id(node_id)
+                    and _is_optional_id(error_id)
+                    and (category is None or (type(category) is str and category in _ERROR_CATEGORIES))
+                    and (exit_code is None or type(exit_code) is int)
+                    and type(results) is list
+                    and all(type(r) is dict for r in results)
+                ):
+                    return cls(
+                        job_exe_id,
+                        job_id,
+                        exe_num,
+                        job_type_id,
+                        status,
+                        node_id,
+                        error_id,
+                        category,
+                        exit_code,
+                        tuple(results),
+                        _quick_time(g("started")),
+                        _quick_time(g("ended")),
+                    )
+        except _Slow:
+            pass
+        return cls.read(_Fields(value, f"{where}[{index}]"))
+
 
 @dataclass(frozen=True, slots=True)
 class CreateJobExeEnds:
@@ -392,7 +521,7 @@ class CreateJobExeEnds:
 
     @classmethod
     def read(cls, f: _Fields) -> CreateJobExeEnds:
-        return cls(tuple(JobExeEnd.read(e) for e in f.entries("exe_ends")))
+        return cls(f.entries("exe_ends", JobExeEnd))
 
 
 # ---------------------------------------------------------------------------- restart_scheduler
@@ -412,6 +541,26 @@ class RestartScheduler:
     def read(cls, f: _Fields) -> RestartScheduler:
         return cls(f.optional_time("when"))
 
+
+_RUNNING_KEYS: Final = frozenset({"job_id", "exe_num", "node_id", "started"})
+_COMPLETED_KEYS: Final = frozenset({"job_id", "exe_num", "node_id", "ended", "output"})
+_FAILED_KEYS: Final = frozenset({"job_id", "exe_num", "node_id", "ended", "error_id"})
+_EXE_END_KEYS: Final = frozenset(
+    {
+        "job_exe_id",
+        "job_id",
+        "exe_num",
+        "job_type_id",
+        "node_id",
+        "status",
+        "error_id",
+        "error_category",
+        "exit_code",
+        "task_results",
+        "started",
+        "ended",
+    }
+)
 
 # ---------------------------------------------------------------------------- wire form
 
