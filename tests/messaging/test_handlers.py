@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from scale.domain.messages import CommandMessage, from_json
+from scale.domain.messages import MESSAGE_TYPES, CommandMessage, from_json
 from scale.messaging.transport import DatabaseTransport
 from scale.messaging.worker import MessageWorker
 from scale.services.handlers import HANDLERS
@@ -211,3 +211,7 @@ def test_a_poison_message_goes_dead_after_five_attempts_and_does_not_block(db: D
     with db.read() as s:
         dead = s.scalars(select(MessageRow)).one()
         assert dead.attempts == 5 and "IntegrityError" in (dead.last_error or "")
+
+
+def test_every_message_type_has_a_handler_and_every_handler_a_message_type() -> None:
+    assert set(HANDLERS) == MESSAGE_TYPES
