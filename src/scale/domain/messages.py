@@ -14,17 +14,17 @@ Each message carries a tuple of entries so one message moves a whole scheduling 
 changes. Handlers must be idempotent and order-independent: delivery is at least once, and a
 ``completed_jobs`` may arrive before the ``running_jobs`` of the same execution.
 
-Plain data, no framework: the scheduler core (which may import only ``domain``) sends these.
+Plain data, no framework: the scheduler core (which may import only ``domain``) sends these;
+the strict field reader is ``domain.json_fields``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Final, Protocol, Self, TypeAlias, TypeGuard, TypeVar
+from typing import Any, ClassVar, Final, TypeAlias
 
+from scale.domain.json_fields import Fields, Slow, is_count, is_id, is_optional_id, parse_json, quick_time
 from scale.domain.states import ErrorCategory, ExecutionStatus
 from scale.exceptions import InvalidMessage
 
@@ -33,184 +33,6 @@ COMPLETED_JOBS: Final = "completed_jobs"
 FAILED_JOBS: Final = "failed_jobs"
 CREATE_JOB_EXE_ENDS: Final = "create_job_exe_ends"
 RESTART_SCHEDULER: Final = "restart_scheduler"
-
-_MISSING: Final = object()
-
-
-def _kind(value: object) -> str:
-    """The JSON name of a value's type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-class _Fields:
-    """Reads one JSON object field by field, naming ``path.field`` in every problem.
-
-    ``close`` refuses the fields nobody asked for: an unknown field is a sender the handler does
-    not understand (a newer version, a typo), and applying the rest would silently drop it.
-    """
-
-    def __init__(self, value: object, path: str) -> None:
-        if not isinstance(value, dict):
-            raise InvalidMessage(f"{path or 'body'}: expected an object, got {_kind(value)}")
-        self.value: dict[str, Any] = value
-        self.path = path
-        self.read: set[str] = set()
-
-    def _where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def _get(self, key: str, required: bool) -> object:
-        self.read.add(key)
-        if key in self.value:
-            return self.value[key]
-        if required:
-            raise InvalidMessage(f"{self._where(key)}: required")
-        return _MISSING
-
-    def id(self, key: str) -> int:
-        """A required database id: an integer of at least 1 (never a boolean, a float, a string)."""
-        value = self._get(key, required=True)
-        if type(value) is not int or value < 1:
-            raise InvalidMessage(f"{self._where(key)}: expected an id (an integer ≥ 1), got {value!r:.100}")
-        return value
-
-    def count(self, key: str) -> int:
-        """A required count (an execution number): an integer of at least 0."""
-        value = self._get(key, required=True)
-        if type(value) is not int or value < 0:
-            raise InvalidMessage(f"{self._where(key)}: expected an integer ≥ 0, got {value!r:.100}")
-        return value
-
-    def optional_id(self, key: str) -> int | None:
-        value = self._get(key, required=False)
-        if value is _MISSING or value is None:
-            return None
-        return self.id(key)
-
-    def optional_int(self, key: str) -> int | None:
-        value = self._get(key, required=False)
-        if value is _MISSING or value is None:
-            return None
-        if type(value) is not int:
-            raise InvalidMessage(f"{self._where(key)}: expected an integer or null, got {_kind(value)}")
-        return value
-
-    def optional_time(self, key: str) -> datetime | None:
-        """An ISO 8601 time with its UTC offset, or null (absent: the handler uses its ``now``)."""
-        value = self._get(key, required=False)
-        if value is _MISSING or value is None:
-            return None
-        if not isinstance(value, str):
-            raise InvalidMessage(f"{self._where(key)}: expected an ISO 8601 time, got {_kind(value)}")
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidMessage(f"{self._where(key)}: not an ISO 8601 time: {value[:100]!r}") from None
-        if when.tzinfo is None:
-            raise InvalidMessage(f"{self._where(key)}: an ISO 8601 time needs its UTC offset: {value!r}")
-        return when
-
-    def choice(self, key: str, allowed: Mapping[str, str]) -> str:
-        value = self._get(key, required=True)
-        if not isinstance(value, str) or value not in allowed:
-            raise InvalidMessage(f"{self._where(key)}: expected one of {', '.join(allowed)}, got {value!r}")
-        return value
-
-    def optional_choice(self, key: str, allowed: Mapping[str, str]) -> str | None:
-        value = self._get(key, required=False)
-        if value is _MISSING or value is None:
-            return None
-        return self.choice(key, allowed)
-
-    def optional_object(self, key: str) -> dict[str, Any] | None:
-        value = self._get(key, required=False)
-        if value is _MISSING or value is None:
-            return None
-        if not isinstance(value, dict):
-            raise InvalidMessage(f"{self._where(key)}: expected an object or null, got {_kind(value)}")
-        return value
-
-    def objects(self, key: str, *, required: bool = True) -> list[dict[str, Any]]:
-        """A list of JSON objects whose keys are strings (kept as they are, e.g. task results)."""
-        value = self._get(key, required=required)
-        if value is _MISSING:
-            return []
-        if not isinstance(value, list):
-            raise InvalidMessage(f"{self._where(key)}: expected an array, got {_kind(value)}")
-        for i, item in enumerate(value):
-            if not isinstance(item, dict):
-                raise InvalidMessage(f"{self._where(key)}[{i}]: expected an object, got {_kind(item)}")
-        return value
-
-    def entries(self, key: str, entry: type[_E]) -> tuple[_E, ...]:
-        """A required array of entries, each read by ``entry.parse``."""
-        value = self._get(key, required=True)
-        if not isinstance(value, list):
-            raise InvalidMessage(f"{self._where(key)}: expected an array, got {_kind(value)}")
-        where = self._where(key)
-        return tuple(entry.parse(item, where, i) for i, item in enumerate(value))
-
-    def close(self) -> None:
-        unknown = sorted(set(self.value) - self.read)
-        if unknown:
-            names = ", ".join(repr(k) for k in unknown[:5])
-            raise InvalidMessage(
-                f"{self.path or 'body'}: unknown field{'s' if len(unknown) > 1 else ''} {names}"
-            )
-
-
-class _Entry(Protocol):
-    """An entry of a message's array. ``parse`` is the fast path over well-formed JSON (a
-    scheduling pass sends ~1,000 entries per message); anything it does not accept goes to
-    ``read``, which says precisely what is wrong (or accepts it: ``read`` is the rule)."""
-
-    @classmethod
-    def parse(cls, value: object, where: str, index: int) -> Self: ...
-
-
-_E = TypeVar("_E", bound=_Entry)
-
-
-class _Slow(Exception):
-    """The fast path gives up: the strict reader decides (and names the problem)."""
-
-
-def _quick_time(value: object) -> datetime | None:
-    """``optional_time``'s rule on the fast path; raises ``_Slow`` for anything else."""
-    if value is None:
-        return None
-    if type(value) is str:
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            raise _Slow from None
-        if when.tzinfo is not None:
-            return when
-    raise _Slow
-
-
-def _is_id(value: object) -> TypeGuard[int]:
-    return type(value) is int and value >= 1
-
-
-def _is_optional_id(value: object) -> TypeGuard[int | None]:
-    return value is None or (type(value) is int and value >= 1)
-
-
-def _is_count(value: object) -> TypeGuard[int]:
-    return type(value) is int and value >= 0
 
 
 def _time(value: datetime | None) -> str | None:
@@ -242,7 +64,7 @@ class RunningJob:
         }
 
     @classmethod
-    def read(cls, f: _Fields) -> RunningJob:
+    def read(cls, f: Fields) -> RunningJob:
         entry = cls(f.id("job_id"), f.count("exe_num"), f.optional_id("node_id"), f.optional_time("started"))
         f.close()
         return entry
@@ -252,11 +74,11 @@ class RunningJob:
         try:
             if type(value) is dict and value.keys() <= _RUNNING_KEYS:
                 job_id, exe_num, node_id = value.get("job_id"), value.get("exe_num"), value.get("node_id")
-                if _is_id(job_id) and _is_count(exe_num) and _is_optional_id(node_id):
-                    return cls(job_id, exe_num, node_id, _quick_time(value.get("started")))
-        except _Slow:
+                if is_id(job_id) and is_count(exe_num) and is_optional_id(node_id):
+                    return cls(job_id, exe_num, node_id, quick_time(value.get("started")))
+        except Slow:
             pass
-        return cls.read(_Fields(value, f"{where}[{index}]"))
+        return cls.read(Fields(value, f"{where}[{index}]"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +92,7 @@ class RunningJobs:
         return {"jobs": [e.to_json() for e in self.jobs]}
 
     @classmethod
-    def read(cls, f: _Fields) -> RunningJobs:
+    def read(cls, f: Fields) -> RunningJobs:
         return cls(f.entries("jobs", RunningJob))
 
 
@@ -299,7 +121,7 @@ class CompletedJob:
         return body
 
     @classmethod
-    def read(cls, f: _Fields) -> CompletedJob:
+    def read(cls, f: Fields) -> CompletedJob:
         entry = cls(
             f.id("job_id"),
             f.count("exe_num"),
@@ -317,16 +139,16 @@ class CompletedJob:
                 job_id, exe_num, node_id = value.get("job_id"), value.get("exe_num"), value.get("node_id")
                 output = value.get("output")
                 if (
-                    _is_id(job_id)
-                    and _is_count(exe_num)
-                    and _is_optional_id(node_id)
+                    is_id(job_id)
+                    and is_count(exe_num)
+                    and is_optional_id(node_id)
                     and (output is None or type(output) is dict)
                 ):
-                    ended = _quick_time(value.get("ended"))
+                    ended = quick_time(value.get("ended"))
                     return cls(job_id, exe_num, node_id, ended, output)
-        except _Slow:
+        except Slow:
             pass
-        return cls.read(_Fields(value, f"{where}[{index}]"))
+        return cls.read(Fields(value, f"{where}[{index}]"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +162,7 @@ class CompletedJobs:
         return {"jobs": [e.to_json() for e in self.jobs]}
 
     @classmethod
-    def read(cls, f: _Fields) -> CompletedJobs:
+    def read(cls, f: Fields) -> CompletedJobs:
         return cls(f.entries("jobs", CompletedJob))
 
 
@@ -367,7 +189,7 @@ class FailedJob:
         }
 
     @classmethod
-    def read(cls, f: _Fields) -> FailedJob:
+    def read(cls, f: Fields) -> FailedJob:
         entry = cls(
             f.id("job_id"),
             f.count("exe_num"),
@@ -385,16 +207,16 @@ class FailedJob:
                 job_id, exe_num, node_id = value.get("job_id"), value.get("exe_num"), value.get("node_id")
                 error_id = value.get("error_id")
                 if (
-                    _is_id(job_id)
-                    and _is_count(exe_num)
-                    and _is_optional_id(node_id)
-                    and _is_optional_id(error_id)
+                    is_id(job_id)
+                    and is_count(exe_num)
+                    and is_optional_id(node_id)
+                    and is_optional_id(error_id)
                 ):
-                    ended = _quick_time(value.get("ended"))
+                    ended = quick_time(value.get("ended"))
                     return cls(job_id, exe_num, node_id, ended, error_id)
-        except _Slow:
+        except Slow:
             pass
-        return cls.read(_Fields(value, f"{where}[{index}]"))
+        return cls.read(Fields(value, f"{where}[{index}]"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,7 +230,7 @@ class FailedJobs:
         return {"jobs": [e.to_json() for e in self.jobs]}
 
     @classmethod
-    def read(cls, f: _Fields) -> FailedJobs:
+    def read(cls, f: Fields) -> FailedJobs:
         return cls(f.entries("jobs", FailedJob))
 
 
@@ -450,7 +272,7 @@ class JobExeEnd:
         }
 
     @classmethod
-    def read(cls, f: _Fields) -> JobExeEnd:
+    def read(cls, f: Fields) -> JobExeEnd:
         entry = cls(
             job_exe_id=f.id("job_exe_id"),
             job_id=f.id("job_id"),
@@ -477,14 +299,14 @@ class JobExeEnd:
                 exe_num, status, node_id, error_id = g("exe_num"), g("status"), g("node_id"), g("error_id")
                 category, exit_code, results = g("error_category"), g("exit_code"), g("task_results", [])
                 if (
-                    _is_id(job_exe_id)
-                    and _is_id(job_id)
-                    and _is_id(job_type_id)
-                    and _is_count(exe_num)
+                    is_id(job_exe_id)
+                    and is_id(job_id)
+                    and is_id(job_type_id)
+                    and is_count(exe_num)
                     and type(status) is str
                     and status in _EXECUTION_STATUSES
-                    and _is_optional_id(node_id)
-                    and _is_optional_id(error_id)
+                    and is_optional_id(node_id)
+                    and is_optional_id(error_id)
                     and (category is None or (type(category) is str and category in _ERROR_CATEGORIES))
                     and (exit_code is None or type(exit_code) is int)
                     and type(results) is list
@@ -501,12 +323,12 @@ class JobExeEnd:
                         category,
                         exit_code,
                         tuple(results),
-                        _quick_time(g("started")),
-                        _quick_time(g("ended")),
+                        quick_time(g("started")),
+                        quick_time(g("ended")),
                     )
-        except _Slow:
+        except Slow:
             pass
-        return cls.read(_Fields(value, f"{where}[{index}]"))
+        return cls.read(Fields(value, f"{where}[{index}]"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,7 +342,7 @@ class CreateJobExeEnds:
         return {"exe_ends": [e.to_json() for e in self.exe_ends]}
 
     @classmethod
-    def read(cls, f: _Fields) -> CreateJobExeEnds:
+    def read(cls, f: Fields) -> CreateJobExeEnds:
         return cls(f.entries("exe_ends", JobExeEnd))
 
 
@@ -538,7 +360,7 @@ class RestartScheduler:
         return {} if self.when is None else {"when": self.when.isoformat()}
 
     @classmethod
-    def read(cls, f: _Fields) -> RestartScheduler:
+    def read(cls, f: Fields) -> RestartScheduler:
         return cls(f.optional_time("when"))
 
 
@@ -577,32 +399,12 @@ def encode(message: CommandMessage) -> tuple[str, dict[str, Any]]:
     return message.TYPE, message.to_json()
 
 
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_json(raw: bytes | str) -> object:
-    """The JSON value of a body, strictly (UTF-8 only, NaN and Infinity refused);
-    ``InvalidMessage`` if it has none."""
-    if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8")  # json.loads would guess UTF-16 and UTF-32 from the bytes
-        except UnicodeDecodeError as exc:
-            raise InvalidMessage(f"body: not UTF-8: {exc}") from None
-    try:
-        return json.loads(raw, parse_constant=_refuse_constant)
-    except ValueError as exc:  # JSONDecodeError, and NaN or Infinity
-        raise InvalidMessage(f"body: not JSON: {exc}") from None
-    except RecursionError:
-        raise InvalidMessage("body: not JSON: nested too deeply") from None
-
-
 def from_json(type_: object, body: object) -> CommandMessage:
     """The message of this type with this (already parsed) JSON body, validated strictly."""
     cls = MESSAGE_CLASSES.get(type_) if isinstance(type_, str) else None
     if cls is None:
         raise InvalidMessage(f"type: unknown message type {str(type_)[:100]!r}")
-    reader = _Fields(body, "")
+    reader = Fields(body, "")
     message = cls.read(reader)
     reader.close()
     return message

@@ -51,7 +51,8 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from sqlalchemy import Text, cast, delete, select
 from sqlalchemy.orm import Session
 
-from scale.domain.messages import CommandMessage, parse_json
+from scale.domain.json_fields import parse_json
+from scale.domain.messages import CommandMessage
 from scale.exceptions import InvalidMessage
 from scale.messaging.base import ClaimedMessage
 from scale.messaging.transport import MAX_ATTEMPTS, DatabaseTransport

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Text, cast, func, select
 
-from scale.domain.messages import parse_json
+from scale.domain.json_fields import parse_json
 from scale.exceptions import InvalidMessage
 from scale.store.db import Database
 from scale.store.tables import MessageRow
