@@ -309,3 +309,22 @@ def test_an_outbox_row_the_broker_cannot_take_is_a_dead_letter_and_the_relay_goe
     [letter] = dead_letters(db, tmp_path)
     assert (letter["type"], letter["body"]) == ("x" * 300, {})
     assert letter["error"] == "InvalidMessage: type: longer than 255 bytes"
+
+
+def test_a_hand_written_row_with_a_created_that_is_no_time_can_still_be_listed(
+    db: Database, tmp_path: Path
+) -> None:
+    """``GET /v6/messages/dead-letters/`` answered 500 for it (the column could not be loaded)."""
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL refuses a created that is not a time when it is written")
+    with db.session() as s:
+        s.execute(
+            text(
+                "INSERT INTO message (type, body, created, attempts, claimed_until, dead) "
+                "VALUES ('running_jobs', '{}', 'yesterday', 0, 0, 0)"
+            )
+        )
+    assert MessageWorker(DatabaseTransport(db), HANDLERS).drain() == 1
+    [letter] = dead_letters(db, tmp_path)
+    assert (letter["type"], letter["body"], letter["created"]) == ("running_jobs", {}, "1970-01-01T00:00:00Z")
+    assert letter["error"] == "InvalidMessage: jobs: required"

@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 from scale.domain.json_fields import parse_json
 from scale.domain.messages import CommandMessage
 from scale.exceptions import InvalidMessage
-from scale.messaging.base import ClaimedMessage
+from scale.messaging.base import ClaimedMessage, parse_stored_time
 from scale.messaging.transport import MAX_ATTEMPTS, DatabaseTransport
 from scale.store.db import Database
 from scale.store.tables import MessageRow
@@ -108,17 +108,6 @@ def _envelope(headers: object) -> tuple[int, datetime | None]:
             f"header {CREATED_HEADER}: expected {expected}, got {created_text!r:.100}"
         ) from None
     return attempts, created
-
-
-def _parse_created(text: str | None) -> datetime | None:
-    """A ``created`` column read as text (either database's form), or None if unreadable."""
-    try:
-        when = datetime.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-    if when is not None and when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # SQLite keeps UTC without its offset (UTCDateTime)
-    return when
 
 
 def dead_letter_body(raw: bytes) -> Any:
@@ -191,7 +180,7 @@ class AmqpTransport:
         with self.db.read() as session:  # kept in a header, so a dead letter shows when it was made
             # As text, read row by row: a row someone wrote by hand must not stop the relay.
             query = select(MessageRow.id, cast(MessageRow.created, Text)).where(MessageRow.id.in_(ids))
-            created = {row_id: _parse_created(when) for row_id, when in session.execute(query)}
+            created = {row_id: parse_stored_time(when) for row_id, when in session.execute(query)}
         with self._broker_errors():
             channel = self._publish_channel()
             for row in rows:

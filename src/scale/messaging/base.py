@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy.orm import Session
@@ -38,6 +38,19 @@ class ClaimedMessage:
     body: bytes
     attempts: int
     problem: str | None = None
+
+
+def parse_stored_time(text: str | None) -> datetime | None:
+    """A ``message`` row's time read as text (``CAST(created AS TEXT)``, either database's
+    form), or None when it is not a time: rows may be written by hand, and reading one must not
+    fail the relay or the dead-letter list."""
+    try:
+        when = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # SQLite keeps UTC without its offset (UTCDateTime)
+    return when
 
 
 class Transport(Protocol):

@@ -13,6 +13,7 @@ from sqlalchemy import Text, cast, func, select
 
 from scale.domain.json_fields import parse_json
 from scale.exceptions import InvalidMessage
+from scale.messaging.base import parse_stored_time
 from scale.store.db import Database
 from scale.store.tables import MessageRow
 
@@ -26,6 +27,10 @@ class DeadLetter:
     attempts: int
     error: str | None
     created: datetime
+
+
+#: what a dead letter whose ``created`` is not a time shows (only a row written by hand)
+_UNKNOWN_TIME = datetime.fromtimestamp(0, UTC)
 
 
 def _body(text: str | None) -> Any:
@@ -49,7 +54,7 @@ def dead_letters(db: Database, *, offset: int, limit: int) -> tuple[int, list[De
                 cast(MessageRow.body, Text),
                 MessageRow.attempts,
                 MessageRow.last_error,
-                MessageRow.created,
+                cast(MessageRow.created, Text),
             )
             .where(where)
             .order_by(MessageRow.id.desc())
@@ -57,6 +62,8 @@ def dead_letters(db: Database, *, offset: int, limit: int) -> tuple[int, list[De
             .limit(limit)
         )
         return count, [
-            DeadLetter(row_id, type_, _body(body), attempts, error, created or datetime.fromtimestamp(0, UTC))
+            DeadLetter(
+                row_id, type_, _body(body), attempts, error, parse_stored_time(created) or _UNKNOWN_TIME
+            )
             for row_id, type_, body, attempts, error, created in rows
         ]
