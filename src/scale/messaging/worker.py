@@ -71,10 +71,6 @@ class MessageWorker:
             if message.problem is not None:
                 raise InvalidMessage(message.problem)
             command = decode(message.type, message.body)
-        except InvalidMessage as exc:
-            self._reject(message, str(exc))
-            return False
-        try:
             handler = self.handlers.get(command.TYPE)
             if handler is None:
                 raise LookupError(f"no handler for message type {command.TYPE!r}")
@@ -83,7 +79,10 @@ class MessageWorker:
                 self.transport.ack(session, message.id)
                 if follow_ups:
                     self.transport.add(session, follow_ups)
-        except Exception as exc:
+        except InvalidMessage as exc:  # unreadable: retrying cannot help
+            self._reject(message, str(exc))
+            return False
+        except Exception as exc:  # anything else (reading included) counts as a failed attempt
             self.failed += 1
             dead = self.transport.fail(message.id, f"{type(exc).__name__}: {exc}")
             log.warning(
