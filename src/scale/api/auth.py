@@ -6,8 +6,14 @@
 * Everything else is a write and needs a write token: 401 without a valid token, 403 with a
   read-only one.
 
-A client sends ``Authorization: Token <token>``. On an open request the header is not looked at,
-so a stale token never breaks a read that needs none. The OpenAPI document is derived from the
+A client sends ``Authorization: Token <token>``, or signs in from a browser
+(``POST /v6/accounts/login/``) and sends the ``sessionid`` cookie that sets. A session may do what
+a write token may, and its writes must also carry ``X-CSRFToken`` equal to the session's CSRF token
+(also in the ``csrftoken`` cookie, which the page's script can read and a page on another site
+cannot) and, when the browser sends ``Origin``, come from this host: Django's scheme, which Scale's
+UI was built against. A request with an ``Authorization`` header is judged by it alone (a token is
+not an ambient credential, so it needs no CSRF token). On an open request neither is looked at,
+so a stale token or cookie never breaks a read that needs none. The OpenAPI document is derived from the
 same :func:`access_for` (see ``api/openapi.py``), so it cannot disagree with what is enforced.
 """
 
@@ -22,16 +28,22 @@ from starlette.concurrency import run_in_threadpool
 
 from scale.api.deps import AppContext, get_context
 from scale.exceptions import Forbidden, Unauthorized
-from scale.services import tokens
+from scale.services import accounts, tokens
+from scale.services.accounts import SessionView
 from scale.services.tokens import TokenScope
 
 #: The prefix every route this module guards is mounted under.
 API_PREFIX = "/v6"
 #: Route paths (relative to ``/v6``) that need no token whatever the settings.
-ALWAYS_OPEN = frozenset({"/version/"})
+#: The sign-in routes are among them: they check the session themselves.
+ALWAYS_OPEN = frozenset({"/version/", "/accounts/login/", "/accounts/logout/", "/accounts/profile/"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: The header scheme: ``Authorization: Token <token>`` (Scale/DRF's token scheme).
 SCHEME = "Token"
+#: Django's cookie and header names, which Scale's UI uses.
+SESSION_COOKIE = "sessionid"
+CSRF_COOKIE = "csrftoken"
+CSRF_HEADER = "X-CSRFToken"
 
 
 class Access(Enum):
@@ -103,12 +115,59 @@ def _needed_access(request: Request, context: AppContext) -> Access | None:
 
 
 def _check_token(request: Request, context: AppContext, access: Access) -> None:
-    """Raise Unauthorized or Forbidden unless the request's token grants ``access``."""
-    token = token_from_header(request.headers.get("authorization"))
+    """Raise Unauthorized or Forbidden unless the request's token (or, with no Authorization
+    header, its session) grants ``access``."""
+    header = request.headers.get("authorization")
+    if header is None and request.cookies.get(SESSION_COOKIE):
+        check_session(request, context, write=access is Access.WRITE)
+        return
+    token = token_from_header(header)
     if token is None:
-        raise Unauthorized(f"Authorization: this request needs the header `Authorization: {SCHEME} <token>`")
+        raise Unauthorized(
+            f"Authorization: this request needs the header `Authorization: {SCHEME} <token>` "
+            "or a signed-in session"
+        )
     found = tokens.verify_token(context.db, token, now=context.clock.now())
     if found is None:
         raise Unauthorized("Authorization: the token is not valid (unknown or revoked)")
     if access is Access.WRITE and found.scope is not TokenScope.WRITE:
         raise Forbidden("Authorization: the token is read-only; this request needs a write token")
+
+
+def current_session(request: Request, context: AppContext) -> SessionView | None:
+    """The live session named by the request's ``sessionid`` cookie, or None."""
+    key = request.cookies.get(SESSION_COOKIE)
+    if not key:
+        return None
+    return accounts.session_for(context.db, key, now=context.clock.now())
+
+
+def check_session(request: Request, context: AppContext, *, write: bool) -> SessionView:
+    """The request's session; Unauthorized when there is none, and for a write Forbidden unless
+    it proves it comes from this site's pages (``Origin`` and ``X-CSRFToken``)."""
+    session = current_session(request, context)
+    if session is None:
+        raise Unauthorized("sessionid: not signed in, or the session has ended; sign in again")
+    if write:
+        origin = request.headers.get("origin")
+        if origin is not None and not _same_host(origin, request):
+            raise Forbidden(f"Origin: {origin} is another site; a session may write only from this one")
+        if not accounts.csrf_matches(session, request.headers.get(CSRF_HEADER)):
+            raise Forbidden(
+                f"{CSRF_HEADER}: a write with a session must send the header {CSRF_HEADER} "
+                f"holding the {CSRF_COOKIE} cookie"
+            )
+    return session
+
+
+def _same_host(origin: str, request: Request) -> bool:
+    """Whether ``Origin`` names the host this request was sent to (directly or via a proxy that
+    says so in ``X-Forwarded-Host``)."""
+    _, sep, netloc = origin.partition("://")
+    if not sep or not netloc:
+        return False
+    hosts = {request.headers.get("host", "").lower()}
+    forwarded = request.headers.get("x-forwarded-host")
+    if forwarded:
+        hosts.update(h.strip().lower() for h in forwarded.split(","))
+    return netloc.rstrip("/").lower() in hosts

@@ -315,6 +315,40 @@ def _token_db(data_dir: Path | None) -> Database:
     return db
 
 
+user_app = typer.Typer(help="Operator accounts: sign in to the web UI (POST /v6/accounts/login/).")
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="Letters, digits and @ . + - _")],
+    data_dir: DataDir = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin (for scripts)")
+    ] = False,
+) -> None:
+    """Create an operator account; the password is asked for (twice) or read from stdin, and only
+    its argon2 hash is stored."""
+    import sys
+    from datetime import UTC, datetime
+
+    from scale.services.accounts import create_account
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    db = _token_db(data_dir)
+    try:
+        view = create_account(db, username=username, password=password, now=datetime.now(UTC))
+    except ScaleError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        db.dispose()
+    console.print(f"Created account {view.id} ({view.username}).", highlight=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

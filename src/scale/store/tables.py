@@ -309,3 +309,32 @@ class MessageHandlerRow(Base):
     failed: Mapped[int] = mapped_column(BigInteger, default=0)
     started: Mapped[datetime]
     last_seen: Mapped[datetime]
+
+
+class AccountRow(Base):
+    """An operator who signs in from a browser. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("username", name="uq_account_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created: Mapped[datetime]
+    last_login: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AccountSessionRow(Base):
+    """A browser session. ``key_hash`` is the SHA-256 of the session cookie (the cookie itself is
+    never stored); ``csrf_token`` is the value the session's writes must echo in ``X-CSRFToken``."""
+
+    __tablename__ = "account_session"
+    __table_args__ = (UniqueConstraint("key_hash", name="uq_account_session_key_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime]
+    expires: Mapped[datetime]
