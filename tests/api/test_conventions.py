@@ -30,6 +30,7 @@ UNKNOWN = {
     "stream": "no-such-stream",
     "node_id": "999999",
     "error_id": "999999",
+    "metrics_type": "no-such-metrics",
 }
 #: Bad values for string query parameters the API parses itself.
 BAD_STRINGS = {
@@ -152,7 +153,11 @@ def test_every_write_body_that_is_wrong_is_a_400_naming_the_field_and_writes_not
     app: FastAPI, client: TestClient, world: World, db: Database
 ) -> None:
     before = snapshot(db)
-    bodies = [(m, p) for m, p in operations(app) if m not in SAFE]
+    document = _document(client)
+    # Writes that take a body (logout takes none).
+    bodies = [
+        (m, p) for m, p in operations(app) if m not in SAFE and "requestBody" in _operation(document, m, p)
+    ]
     assert len(bodies) >= 8
     for method, path in bodies:
         url = world.url(path)

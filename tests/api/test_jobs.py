@@ -30,8 +30,16 @@ SUMMARY_FIELDS = {
     "ended",
     "last_status_change",
     "last_modified",
+    # what Scale's UI reads on every job (issue 17): the trigger event and the latest execution
+    "event",
+    "execution",
+    "recipe",
+    "batch",
+    "is_superseded",
+    "superseded_job",
+    "input_file_size",
 }
-DETAIL_FIELDS = SUMMARY_FIELDS | {"resources", "input", "output", "execution", "timeout", "queue_reasons"}
+DETAIL_FIELDS = SUMMARY_FIELDS | {"resources", "input", "output", "configuration", "timeout", "queue_reasons"}
 
 JSON_INPUTS = [
     {"name": "count", "type": "integer", "required": True},
@@ -82,7 +90,15 @@ def test_create_queues_the_job_in_one_go(client: TestClient, db: Database, clock
         "description": "test-job for API tests",
         "icon_code": None,
         "is_system": False,
+        "is_long_running": False,
+        "is_active": True,
+        "is_paused": False,
+        "is_published": False,
+        "revision_num": 1,
+        "unmet_resources": None,
     }
+    assert job["event"] == {"id": job["id"], "type": "USER", "occurred": job["created"]}
+    assert job["configuration"]["priority"] == 42
     assert job["job_type_rev"]["revision_num"] == 1
     for stamp in ("created", "queued", "last_status_change", "last_modified"):
         assert job[stamp] == "2026-01-01T00:00:00Z"

@@ -127,6 +127,7 @@ def _seed(base_url: str, token: str, db: Database, settings: Settings, now: date
         "stream": "stdout",
         "node_id": node_id,
         "error_id": 1,
+        "metrics_type": "job-types",
     }
 
 

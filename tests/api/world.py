@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from scale.api.auth import Access, access_for
 from scale.config import Settings
+from scale.services.accounts import create_account
 from scale.store.db import Database
 from scale.store.tables import ApiTokenRow, Base, JobExecutionRow
 from tests.api.factories import insert_execution, insert_node, job_type_body, minimal_manifest
@@ -63,6 +64,8 @@ class World:
         logs = settings.data_dir / "executions" / "host-1" / str(cluster_id) / "logs"
         logs.mkdir(parents=True)
         (logs / "main.stdout").write_text("out\n")
+        self.username, self.password = "operator", "correct horse battery"
+        create_account(db, username=self.username, password=self.password, now=T0)
         self.values = {
             "name": "test-job",
             "version": "1.0.0",
@@ -73,6 +76,7 @@ class World:
             "stream": "stdout",
             "node_id": str(self.node_id),
             "error_id": "1",
+            "metrics_type": "job-types",
         }
 
     def url(self, path: str) -> str:
@@ -90,6 +94,8 @@ class World:
             ("POST", "/v6/jobs/cancel/"): {"job_ids": [self.job_id]},
             ("POST", "/v6/jobs/requeue/"): {"job_ids": [self.job_id], "priority": 5},
             ("PATCH", "/v6/nodes/{node_id}/"): {"is_paused": True, "pause_reason": "auth test"},
+            ("POST", "/v6/accounts/login/"): {"username": self.username, "password": self.password},
+            ("POST", "/v6/accounts/logout/"): None,
         }
         return bodies[(method, path)] if method not in SAFE else None
 

@@ -9,12 +9,17 @@ from scale.api.auth import API_PREFIX, authorize
 from scale.api.deps import AppContext, reject_nul
 from scale.api.errors import install_error_handlers
 from scale.api.openapi import install_openapi
+from scale.api.pagination import NullPageSize
 from scale.api.routes import (
+    accounts,
+    data,
     error_catalog,
     job_executions,
+    job_type_stats,
     job_types,
     jobs,
     messages,
+    metrics,
     nodes,
     queue,
     scheduler,
@@ -47,10 +52,23 @@ def create_app(settings: Settings, db: Database, *, clock: Clock | None = None) 
     install_error_handlers(app)
     # The token check comes first, so a request without the right token learns nothing of its input.
     v6 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authorize), Depends(reject_nul)])
-    for module in (system, scheduler, job_types, jobs, job_executions, nodes, error_catalog, queue, messages):
+    # job_type_stats before job_types: its /job-types/status/ must not be read as a job type name.
+    modules = (
+        system,
+        scheduler,
+        job_type_stats,
+        job_types,
+        jobs,
+        job_executions,
+        nodes,
+        error_catalog,
+        queue,
+    )
+    for module in (*modules, messages, metrics, data, accounts):
         v6.include_router(module.router)
     app.include_router(v6)
     install_openapi(app, settings, prefix=API_PREFIX)
     # Open reads of the status skip routing and dependencies (see the module).
     app.add_middleware(StatusFastPath)
+    app.add_middleware(NullPageSize)
     return app

@@ -1,7 +1,7 @@
 """Page-number pagination, Scale's ``{count, next, previous, results}`` with absolute-path links.
 
 A page past the end is an empty page (200), not a 404; ``page`` < 1 or ``page_size`` outside
-1..1000 is a 400 naming the parameter.
+1..1000 is a 400 naming the parameter; ``page_size=null`` is no page size (:class:`NullPageSize`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scale.api.schemas.common import Page
 
@@ -40,7 +41,7 @@ class PageParams:
 async def page_params(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,
     page_size: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page (at most 1000)")
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page, 1 to 1000 (`null`: 100)")
     ] = DEFAULT_PAGE_SIZE,
 ) -> PageParams:
     return PageParams(page, page_size)
@@ -64,3 +65,19 @@ def make_page(request: Request, params: PageParams, count: int, results: Sequenc
         previous=page_link(request, params.page - 1) if params.page > 1 else None,
         results=list(results),
     )
+
+
+class NullPageSize:
+    """Pure ASGI middleware: drop ``page_size=null`` from the query string, so it means "no page
+    size given" as it did in Scale (Django REST framework ignores a page size it cannot read);
+    Scale's UI sends it for its charts. Any other value of ``page_size`` is left to be checked."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query: bytes = scope.get("query_string") or b""
+        if scope["type"] == "http" and b"page_size=null" in query:
+            kept = [p for p in query.split(b"&") if p != b"page_size=null"]
+            scope = {**scope, "query_string": b"&".join(kept)}
+        await self.app(scope, receive, send)

@@ -80,6 +80,8 @@ class JobView:
     revision: JobTypeRevisionRow | None
     node: NodeRow | None
     error: ErrorRow | None
+    #: The latest execution, if the job has run.
+    execution: ExecutionView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +230,35 @@ def job_ordering(order: Sequence[str]) -> list[Any]:
     return clauses
 
 
-def _job_view(row: Any) -> JobView:
+def _job_view(row: Any, execution: ExecutionView | None = None) -> JobView:
     job, job_type, revision, node, error = row
-    return JobView(job, job_type, revision, node, error)
+    return JobView(job, job_type, revision, node, error, execution)
+
+
+def _latest_executions(session: Session, job_ids: Sequence[int]) -> dict[int, ExecutionView]:
+    """The latest execution of each of ``job_ids`` that has one (one query for a whole page)."""
+    if not job_ids:
+        return {}
+    latest = (
+        select(JobExecutionRow.job_id.label("job_id"), func.max(JobExecutionRow.exe_num).label("exe_num"))
+        .where(JobExecutionRow.job_id.in_(list(job_ids)))
+        .group_by(JobExecutionRow.job_id)
+        .subquery()
+    )
+    rows = session.execute(
+        _execution_query()
+        .options(
+            defer(JobTypeRow.manifest, raiseload=True),
+            defer(JobTypeRow.configuration, raiseload=True),
+            defer(JobExecutionRow.resources, raiseload=True),
+        )
+        .join(
+            latest,
+            (latest.c.job_id == JobExecutionRow.job_id) & (latest.c.exe_num == JobExecutionRow.exe_num),
+        )
+    ).all()
+    views = [_execution_view(r) for r in rows]
+    return {v.exe.job_id: v for v in views}
 
 
 #: JSON columns a job list does not show: the job's data and resources, and the job type's
@@ -253,17 +281,18 @@ def list_jobs(db: Database, filters: JobFilters, *, offset: int, limit: int) -> 
         count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         page = query.options(*_NOT_IN_LISTS).order_by(*ordering).offset(offset).limit(limit)
         rows = session.execute(page).all()
-        return count, [_job_view(r) for r in rows]
+        latest = _latest_executions(session, [r[0].id for r in rows])
+        return count, [_job_view(r, latest.get(r[0].id)) for r in rows]
 
 
 def _detail(session: Session, job_id: int) -> JobDetailView:
     row = session.execute(_job_query().where(JobRow.id == job_id)).one_or_none()
     if row is None:
         raise NotFound(f"job {job_id} does not exist")
-    summary = _job_view(row)
     latest = session.execute(
         _execution_query().where(JobExecutionRow.job_id == job_id).order_by(JobExecutionRow.exe_num.desc())
     ).first()
+    summary = _job_view(row, _execution_view(latest) if latest is not None else None)
     reasons: dict[str, Any] | None = None
     if summary.job.status == JobStatus.QUEUED.value:
         stored = session.scalar(select(QueueRow.unplaced_reasons).where(QueueRow.job_id == job_id))

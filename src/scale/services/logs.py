@@ -9,6 +9,7 @@ the executions directory.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from scale.exceptions import NotFound
@@ -99,3 +100,58 @@ def read_logs(db: Database, data_dir: Path, exe_id: int, stream: str) -> str:
         notice = f"=== truncated: showing the last part of {total} bytes ===\n".encode()
         content = notice + kept[len(notice) :]
     return content.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of output, with the fields Scale's log records had (it kept them in Elasticsearch):
+    ``timestamp`` is when the task last wrote to that stream (the file's modification time: the
+    files hold no time per line), ``order_num`` the line's place in the whole output."""
+
+    message: str
+    timestamp: datetime
+    order_num: int
+    task: str
+    stream: str
+    cluster_id: str
+    hostname: str
+
+
+def read_log_entries(
+    db: Database,
+    data_dir: Path,
+    exe_id: int,
+    stream: str,
+    *,
+    started: datetime | None = None,
+    ended: datetime | None = None,
+) -> list[LogEntry] | None:
+    """The output of execution ``exe_id`` as lines in task order (pre, main, post; each task's
+    stdout before its stderr for ``combined``), limited to lines whose timestamp is within
+    ``started``..``ended``. None when no log file is stored for it yet; NotFound for an unknown
+    execution or stream. Each file contributes at most its last :data:`MAX_LOG_BYTES`."""
+    streams = STREAMS.get(stream)
+    if streams is None:
+        raise NotFound(f"log stream {stream!r} does not exist; use one of {', '.join(STREAMS)}")
+    location = _location(db, exe_id)
+    logs = _log_dir(data_dir, location)
+    if logs is None:
+        return None
+    entries: list[LogEntry] = []
+    found = False
+    order = 0
+    for task in TASKS:
+        for name in streams:
+            path = logs / f"{task}.{name}"
+            if not path.is_file():
+                continue
+            found = True
+            data, _ = _tail(path, MAX_LOG_BYTES)
+            when = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+            for line in data.decode("utf-8", errors="replace").splitlines(keepends=True):
+                order += 1
+                if (started is None or when >= started) and (ended is None or when <= ended):
+                    entries.append(
+                        LogEntry(line, when, order, task, name, location.cluster_id, location.hostname)
+                    )
+    return entries if found else None

@@ -19,6 +19,7 @@ from scale.api.schemas.jobs import (
     JobRequeueIn,
     JobSelectionIn,
 )
+from scale.api.schemas.stats import ScaleFileOut
 from scale.domain.states import ErrorCategory, ExecutionStatus, JobStatus
 from scale.services import job_actions, jobs
 from scale.services.jobs import DEFAULT_JOB_ORDER, ExecutionFilters, JobFilters
@@ -131,3 +132,23 @@ def list_job_executions(
 @router.get("/{job_id}/executions/{exe_num}/")
 def read_job_execution(job_id: JobId, exe_num: ExeNum, db: DbDep) -> ExecutionDetailOut:
     return ExecutionDetailOut.from_view(jobs.get_execution(db, job_id, exe_num))
+
+
+@router.get("/{job_id}/input_files/")
+def list_job_input_files(
+    job_id: JobId,
+    request: Request,
+    db: DbDep,
+    clock: ClockDep,
+    paging: PageDep,
+    started: Annotated[str | None, Query(description="Start of the range: datetime or duration")] = None,
+    ended: Annotated[str | None, Query(description="End of the range: datetime or duration")] = None,
+    file_name: str | None = None,
+) -> Page[ScaleFileOut]:
+    """The files a job took as input: always an empty page, since files are not stored here (a
+    job's file inputs are ids it hands on); 404 for an unknown job."""
+    now = clock.now()
+    parse_time("started", started, now)
+    parse_time("ended", ended, now)
+    jobs.get_job(db, job_id)
+    return make_page(request, paging, 0, [])

@@ -61,6 +61,9 @@ class JobRequeueIn(JobSelectionIn):
 
 
 class JobTypeRef(BaseModel):
+    """The job type as job lists embed it: what Scale's UI reads there (the ``is_*`` flags mark a
+    row, ``unmet_resources`` says why nothing of the type can run)."""
+
     id: int
     name: str
     version: str
@@ -68,6 +71,12 @@ class JobTypeRef(BaseModel):
     description: str | None
     icon_code: str | None
     is_system: bool
+    is_long_running: bool
+    is_active: bool
+    is_paused: bool
+    is_published: bool
+    revision_num: int
+    unmet_resources: str | None
 
     @classmethod
     def from_row(cls, row: JobTypeRow) -> JobTypeRef:
@@ -79,7 +88,23 @@ class JobTypeRef(BaseModel):
             description=row.description,
             icon_code=row.icon_code,
             is_system=row.is_system,
+            is_long_running=row.is_long_running,
+            is_active=row.is_active,
+            is_paused=row.is_paused,
+            is_published=row.is_published,
+            revision_num=row.revision_num,
+            unmet_resources=row.unmet_resources,
         )
+
+
+class EventOut(BaseModel):
+    """What made the job. Scale recorded trigger events; here every job is made by a request to
+    the API (type ``USER``, as Scale named those), so the event is the job's creation and has the
+    job's id."""
+
+    id: int
+    type: str
+    occurred: UtcDateTime
 
 
 class JobTypeShortRef(BaseModel):
@@ -200,11 +225,26 @@ class JobOut(BaseModel):
     ended: UtcDateTime | None
     last_status_change: UtcDateTime | None
     last_modified: UtcDateTime
+    event: EventOut
+    execution: ExecutionOut | None
+    #: Scale's recipe, batch and superseding fields: there are no recipes or batches here.
+    recipe: None
+    batch: None
+    is_superseded: bool
+    superseded_job: None
+    input_file_size: float | None
 
     @staticmethod
     def _fields(view: JobView) -> dict[str, Any]:
         job, rev = view.job, view.revision
         return {
+            "event": EventOut(id=job.id, type="USER", occurred=job.created),
+            "execution": ExecutionOut.from_view(view.execution) if view.execution is not None else None,
+            "recipe": None,
+            "batch": None,
+            "is_superseded": False,
+            "superseded_job": None,
+            "input_file_size": None,
             "id": job.id,
             "job_type": JobTypeRef.from_row(view.job_type),
             "job_type_rev": JobTypeRevRef(id=rev.id, revision_num=rev.revision_num) if rev else None,
@@ -228,12 +268,13 @@ class JobOut(BaseModel):
 
 
 class JobDetailOut(JobOut):
-    """A job with its resources, data, latest execution and, while queued, why it waits."""
+    """A job with its resources, data, configuration, latest execution and, while queued, why it
+    waits."""
 
     resources: ResourcesOut
     input: dict[str, Any]
     output: dict[str, Any] | None
-    execution: ExecutionOut | None
+    configuration: dict[str, Any]
     timeout: int
     queue_reasons: dict[str, Any] | None
 
@@ -245,7 +286,20 @@ class JobDetailOut(JobOut):
             resources=ResourcesOut(resources=job.resources),
             input=job.input,
             output=job.output,
-            execution=ExecutionOut.from_view(detail.execution) if detail.execution else None,
+            configuration=job_configuration(detail.summary),
             timeout=job.timeout,
             queue_reasons=detail.queue_reasons,
         )
+
+
+def job_configuration(view: JobView) -> dict[str, Any]:
+    """Scale's ``JobConfigurationV6`` for the job: its job type's configuration with the job's own
+    priority (the one it was queued with)."""
+    stored = dict(view.job_type.configuration or {})
+    return {
+        "version": "6",
+        "mounts": stored.get("mounts") or {},
+        "output_workspaces": stored.get("output_workspaces") or {"default": None, "outputs": {}},
+        "settings": stored.get("settings") or {},
+        "priority": view.job.priority,
+    }
