@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -28,7 +28,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from scale.exceptions import FieldProblem, InvalidRequest
 from scale.scheduler.core import SchedulerConfig
@@ -112,6 +118,10 @@ class Settings(BaseSettings):
     #: ``SCALE_PERIOD_<NAME>``: the loop periods
     period: LoopPeriods = Field(default_factory=LoopPeriods)
     public_read: bool = True
+    #: Origins (``https://ui.example:8443``) besides this host's own from which a signed-in browser
+    #: session may write (``SCALE_TRUSTED_ORIGINS``, comma-separated): where Scale's UI is served
+    #: from another host than the API's and the proxy does not pass ``X-Forwarded-Host``.
+    trusted_origins: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: str = "INFO"
     #: where job types run: ``process`` or ``docker`` (``--runtime``, ``SCALE_RUNTIME``)
     runtime: Literal["process", "docker"] = _CORE.runtime  # type: ignore[assignment]
@@ -127,6 +137,13 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:
         return absolute_path(value)
+
+    @field_validator("trusted_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        """``https://a.example, http://b:8080/`` → the origins, lower case, no trailing slash."""
+        items = value.split(",") if isinstance(value, str) else value
+        return tuple(str(o).strip().rstrip("/").lower() for o in items if str(o).strip())
 
     @field_validator("database_url", mode="after")
     @classmethod

@@ -249,3 +249,27 @@ def test_scale_user_create_makes_an_account_that_can_sign_in(tmp_path: Path) -> 
             assert browser.get("/v6/accounts/profile/").json()["username"] == USER
     finally:
         db.dispose()
+
+
+def test_a_trusted_origin_may_write_with_a_session(db: Database, clock: FakeClock, tmp_path: Path) -> None:
+    create_account(db, username=USER, password=PASSWORD, now=clock.now())
+    settings = Settings.from_env({"SCALE_TRUSTED_ORIGINS": "https://ui.example:8443/, http://other"})
+    assert settings.trusted_origins == ("https://ui.example:8443", "http://other")
+    app = create_app(
+        Settings(data_dir=tmp_path / "d", trusted_origins=settings.trusted_origins), db, clock=clock
+    )
+    with TestClient(app) as browser:
+        csrf = _sign_in(browser)
+        headers = {"X-CSRFToken": csrf, "Origin": "https://ui.example:8443"}
+        assert browser.patch("/v6/scheduler/", json={"is_paused": True}, headers=headers).status_code == 200
+        headers["Origin"] = "https://ui.example"
+        assert browser.patch("/v6/scheduler/", json={"is_paused": False}, headers=headers).status_code == 403
+        # A proxy that says which host it was asked for is the same site.
+        forwarded = {
+            "X-CSRFToken": csrf,
+            "Origin": "https://proxy.example",
+            "X-Forwarded-Host": "proxy.example",
+        }
+        assert (
+            browser.patch("/v6/scheduler/", json={"is_paused": False}, headers=forwarded).status_code == 200
+        )

@@ -1,6 +1,7 @@
 """Access control, in one place: which requests need a token, and the dependency that checks it.
 
-* ``/v6/version/`` is always open (load balancers use it as a health check).
+* ``/v6/version/`` is always open (load balancers use it as a health check), and so are the
+  sign-in routes ``/v6/accounts/{login,logout,profile}/``, which check the session themselves.
 * Reads (GET, HEAD, OPTIONS, and the ``/validation/`` POSTs, which write nothing, as in Scale's
   ``ScaleAPIPermissions``) are open unless ``SCALE_PUBLIC_READ=false``; then any valid token.
 * Everything else is a write and needs a write token: 401 without a valid token, 403 with a
@@ -8,11 +9,12 @@
 
 A client sends ``Authorization: Token <token>``, or signs in from a browser
 (``POST /v6/accounts/login/``) and sends the ``sessionid`` cookie that sets. A session may do what
-a write token may, and its writes must also carry ``X-CSRFToken`` equal to the session's CSRF token
-(also in the ``csrftoken`` cookie, which the page's script can read and a page on another site
-cannot) and, when the browser sends ``Origin``, come from this host: Django's scheme, which Scale's
-UI was built against. A request with an ``Authorization`` header is judged by it alone (a token is
-not an ambient credential, so it needs no CSRF token). On an open request neither is looked at,
+a write token may, and its writes must also carry ``X-CSRFToken`` equal to the session's CSRF
+token (also in the ``csrftoken`` cookie, which the page's script can read and a page on another
+site cannot) and, when the browser sends ``Origin``, come from this host (or one of
+``SCALE_TRUSTED_ORIGINS``): Django's scheme, which Scale's UI was built against. A request with
+an ``Authorization`` header is judged by it alone (a token is not an ambient credential, so it
+needs no CSRF token). On an open request neither is looked at,
 so a stale token or cookie never breaks a read that needs none. The OpenAPI document is derived from the
 same :func:`access_for` (see ``api/openapi.py``), so it cannot disagree with what is enforced.
 """
@@ -150,7 +152,8 @@ def check_session(request: Request, context: AppContext, *, write: bool) -> Sess
         raise Unauthorized("sessionid: not signed in, or the session has ended; sign in again")
     if write:
         origin = request.headers.get("origin")
-        if origin is not None and not _same_host(origin, request):
+        trusted = origin is not None and origin.rstrip("/").lower() in context.settings.trusted_origins
+        if origin is not None and not trusted and not _same_host(origin, request):
             raise Forbidden(f"Origin: {origin} is another site; a session may write only from this one")
         if not accounts.csrf_matches(session, request.headers.get(CSRF_HEADER)):
             raise Forbidden(
