@@ -148,7 +148,9 @@ def test_metrics_catalogue_and_plot_data_equal_the_jobs_api(ran: Executed) -> No
     assert total("error_algorithm_count") == 2 and total("error_system_count") == 0
     completed = by_column["completed_count"]
     assert completed["min_x"] == completed["max_x"] == "2026-01-01"
-    assert all(v["datetime"] == "2026-01-01T00:00:00Z" for v in completed["values"])
+    assert [(v["datetime"], v["date"]) for v in completed["values"]] == [
+        ("2026-01-01T00:00:00Z", "2026-01-01")
+    ]
     # Every execution that ended ran for a positive time.
     assert by_column["job_time_min"]["values"][0]["value"] > 0
 

@@ -1,10 +1,11 @@
 """Processing metrics (Scale's ``/v6/metrics/``), computed from the job and execution rows when
-asked, in one-hour buckets, for the one metrics type this system has: ``job-types``.
+asked, in one-day buckets (as Scale's metrics were kept, and as its UI's charts read them: one
+value per day), for the one metrics type this system has: ``job-types``.
 
-Counts are of jobs by the hour they ended (so they agree with the job list filtered by status):
+Counts are of jobs by the day they ended (so they agree with the job list filtered by status):
 completed, failed, canceled and their total, and failed jobs by error category. Times are of
-executions: queue time (queued to started) by the hour it started, job time (started to ended) by
-the hour it ended, in seconds, with their sum, min, max and average.
+executions: queue time (queued to started) by the day it started, job time (started to ended) by
+the day it ended, in seconds, with their sum, min, max and average.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from scale.store.tables import ErrorRow, JobExecutionEndRow, JobExecutionRow, Jo
 JOB_TYPES = "job-types"
 DEFAULT_RANGE = timedelta(days=7)
 MAX_RANGE = timedelta(days=366)
-BUCKET = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +187,8 @@ def select_columns(columns: Sequence[str], groups: Sequence[str]) -> list[Column
     return [c for c in COLUMNS if c.name in columns or c.group in groups]
 
 
-def _hour(when: datetime) -> datetime:
-    return when.replace(minute=0, second=0, microsecond=0)
+def _day(when: datetime) -> datetime:
+    return when.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 _AGGREGATES: dict[str, Callable[[list[float]], float]] = {
@@ -217,7 +217,7 @@ def plot_data(
     choice_ids: Sequence[int],
     columns: Sequence[Column],
 ) -> list[PlotSeries]:
-    """One series per column: the value per hour (oldest first) across all job types, or per job
+    """One series per column: the value per day (oldest first) across all job types, or per job
     type when several ``choice_ids`` are given (then each value names its ``id``)."""
     ended = ended if ended is not None else now
     started = started if started is not None else ended - DEFAULT_RANGE
@@ -261,7 +261,7 @@ def plot_data(
     for type_id, status, when, category in jobs:
         if when is None:
             continue
-        bucket = buckets[(type_id if per_choice else None, _hour(when))]
+        bucket = buckets[(type_id if per_choice else None, _day(when))]
         bucket.counts[f"{status.lower()}_count"] += 1
         bucket.counts["total_count"] += 1
         if status == JobStatus.FAILED.value and category:
@@ -269,15 +269,15 @@ def plot_data(
     for type_id, queued, exe_started, exe_ended in exes:
         key = type_id if per_choice else None
         if started <= exe_started <= ended:
-            buckets[(key, _hour(exe_started))].queue.append((exe_started - queued).total_seconds())
+            buckets[(key, _day(exe_started))].queue.append((exe_started - queued).total_seconds())
         if exe_ended is not None and started <= exe_ended <= ended:
-            buckets[(key, _hour(exe_ended))].job.append((exe_ended - exe_started).total_seconds())
+            buckets[(key, _day(exe_ended))].job.append((exe_ended - exe_started).total_seconds())
     ordered = sorted(buckets.items(), key=lambda item: (item[0][1], item[0][0] or 0))
     series: list[PlotSeries] = []
     for column in columns:
         values = [
-            PlotValue(hour, v, choice)
-            for (choice, hour), bucket in ordered
+            PlotValue(day, v, choice)
+            for (choice, day), bucket in ordered
             if (v := _value(column, bucket)) is not None
         ]
         series.append(PlotSeries(column, values))

@@ -1,4 +1,4 @@
-"""``/v6/metrics/`` (processing metrics per hour, computed from the jobs and executions) and
+"""``/v6/metrics/`` (processing metrics per day, computed from the jobs and executions) and
 ``/v6/load/`` (jobs pending, queued and running at each hour)."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def read_plot_data(
     group: Annotated[list[str] | None, Query(description="Group name (repeatable)")] = None,
 ) -> Page[PlotDataOut]:
     """One series per column asked for (by ``column`` or ``group``; every column when neither),
-    the values per hour oldest first, across all job types or per ``choice_id`` when several."""
+    the values per day oldest first, across all job types or per ``choice_id`` when several."""
     metrics.metrics_type(metrics_type)
     now = clock.now()
     columns = metrics.select_columns(column or (), group or ())

@@ -143,7 +143,11 @@ class MetricsTypeDetailOut(MetricsTypeOut):
 
 
 class PlotValueOut(BaseModel):
+    """One day's value: ``datetime`` is its start (Scale v6's field), ``date`` the day itself
+    (what Scale's UI charts read)."""
+
     datetime: UtcDateTime
+    date: str
     value: int | float
     #: The job type: only when several ``choice_id`` were given.
     id: int | None = None
@@ -168,7 +172,10 @@ class PlotDataOut(BaseModel):
             max_x=_date(max(dates)) if dates else None,
             min_y=min(ys) if ys else None,
             max_y=max(ys) if ys else None,
-            values=[PlotValueOut(datetime=v.datetime, value=v.value, id=v.id) for v in values],
+            values=[
+                PlotValueOut(datetime=v.datetime, date=_date(v.datetime), value=v.value, id=v.id)
+                for v in values
+            ],
         )
 
 
