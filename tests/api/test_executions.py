@@ -27,6 +27,8 @@ EXECUTION_FIELDS = {
     "job_type",
     "timeout",
     "exit_code",
+    "job_exit_code",
+    "last_modified",
 }
 
 

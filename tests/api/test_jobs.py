@@ -39,7 +39,16 @@ SUMMARY_FIELDS = {
     "superseded_job",
     "input_file_size",
 }
-DETAIL_FIELDS = SUMMARY_FIELDS | {"resources", "input", "output", "configuration", "timeout", "queue_reasons"}
+DETAIL_FIELDS = SUMMARY_FIELDS | {
+    "resources",
+    "input",
+    "output",
+    "configuration",
+    "inputs",
+    "outputs",
+    "timeout",
+    "queue_reasons",
+}
 
 JSON_INPUTS = [
     {"name": "count", "type": "integer", "required": True},
@@ -99,6 +108,7 @@ def test_create_queues_the_job_in_one_go(client: TestClient, db: Database, clock
     }
     assert job["event"] == {"id": job["id"], "type": "USER", "occurred": job["created"]}
     assert job["configuration"]["priority"] == 42
+    assert job["inputs"] == [{"name": "count", "type": "property", "value": 3}] and job["outputs"] == []
     assert job["job_type_rev"]["revision_num"] == 1
     for stamp in ("created", "queued", "last_status_change", "last_modified"):
         assert job[stamp] == "2026-01-01T00:00:00Z"

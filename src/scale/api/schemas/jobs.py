@@ -168,11 +168,16 @@ class ExecutionOut(BaseModel):
     job_type: JobTypeShortRef
     timeout: int
     exit_code: int | None
+    #: Scale's names, which its UI reads: the exit code of the main task, and the last change.
+    job_exit_code: int | None
+    last_modified: UtcDateTime
 
     @staticmethod
     def _fields(view: ExecutionView) -> dict[str, Any]:
         exe, end = view.exe, view.end
         return {
+            "job_exit_code": end.exit_code if end is not None else None,
+            "last_modified": end.created if end is not None else exe.created,
             "id": exe.id,
             "status": view.status.value,
             "exe_num": exe.exe_num,
@@ -267,6 +272,25 @@ class JobOut(BaseModel):
         return cls(**cls._fields(view))
 
 
+class DataValueOut(BaseModel):
+    """One named input or output as Scale's job page lists them: ``property`` for a JSON value,
+    ``files`` for file ids (files are not stored here, so a value is a list of ``{"id": ..}``).
+    Data not in Seed's ``{json, files}`` form (an output's results) is all properties."""
+
+    name: str
+    type: str
+    value: Any
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> list[DataValueOut]:
+        seed_data = "json" in data or "files" in data
+        named = (data.get("json") or {}) if seed_data else data
+        values = [cls(name=str(k), type="property", value=v) for k, v in named.items()]
+        files = (data.get("files") or {}) if seed_data else {}
+        values += [cls(name=k, type="files", value=[{"id": i} for i in ids]) for k, ids in files.items()]
+        return values
+
+
 class JobDetailOut(JobOut):
     """A job with its resources, data, configuration, latest execution and, while queued, why it
     waits."""
@@ -275,6 +299,8 @@ class JobDetailOut(JobOut):
     input: dict[str, Any]
     output: dict[str, Any] | None
     configuration: dict[str, Any]
+    inputs: list[DataValueOut]
+    outputs: list[DataValueOut]
     timeout: int
     queue_reasons: dict[str, Any] | None
 
@@ -287,6 +313,8 @@ class JobDetailOut(JobOut):
             input=job.input,
             output=job.output,
             configuration=job_configuration(detail.summary),
+            inputs=DataValueOut.from_data(job.input),
+            outputs=DataValueOut.from_data(job.output or {}),
             timeout=job.timeout,
             queue_reasons=detail.queue_reasons,
         )
