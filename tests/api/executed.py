@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -19,8 +20,8 @@ from scale.domain.tasks import TaskSpec
 from scale.services.tokens import create_token
 from scale.store.db import Database
 from scale.store.tables import JobExecutionRow, JobRow, NodeRow
-from tests.factories import make_queued_job
-from tests.scheduler.test_core import Harness, code_job_type, make_harness
+from tests.factories import manifest
+from tests.scheduler.test_core import ERRORS, Harness, make_harness
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
@@ -75,24 +76,45 @@ class Executed:
 def executed_cluster(db: Database, tmp_path: Path) -> Iterator[Executed]:
     """Six jobs run to their end (three complete, three fail), then two more left RUNNING; the
     clock is then an hour past that."""
-    type_id = code_job_type(db)
     h = make_harness(db, script=_script)
-    for code in FINISHED_CODES:
-        make_queued_job(db, type_id, when=h.clock.now(), CODE=code)
-    h.run_until(h.all_final)
-    h.clock.advance(600)
-    running = [make_queued_job(db, type_id, when=h.clock.now(), CODE=HOLD) for _ in range(2)]
-
-    def both_running() -> bool:
-        with db.read() as session:
-            statuses = set(session.scalars(select(JobRow.status).where(JobRow.id.in_(running))))
-        return statuses == {"RUNNING"}
-
-    h.run_until(both_running)
-    # An hour on, so the load has a whole hour with the two running (the status's 3 h still hold all).
-    h.clock.advance(3600)
     settings = Settings(data_dir=tmp_path / "data")
     token = create_token(db, now=h.clock.now(), name="executed").token
     app = create_app(settings, db, clock=h.clock)
     with TestClient(app, headers={"Authorization": f"Token {token}"}) as client:
+        # The job type and the jobs are made through the API, as an operator would.
+        created = client.post("/v6/job-types/", json={"docker_image": "", "manifest": _manifest()})
+        assert created.status_code == 201, created.text
+        type_id: int = created.json()["id"]
+
+        def post_job(code: int) -> int:
+            job = client.post("/v6/jobs/", json={"job_type_id": type_id, "input": {"json": {"CODE": code}}})
+            assert job.status_code == 201, job.text
+            job_id: int = job.json()["id"]
+            return job_id
+
+        for code in FINISHED_CODES:
+            post_job(code)
+        h.run_until(h.all_final)
+        h.clock.advance(600)
+        running = [post_job(HOLD) for _ in range(2)]
+
+        def both_running() -> bool:
+            with db.read() as session:
+                statuses = set(session.scalars(select(JobRow.status).where(JobRow.id.in_(running))))
+            return statuses == {"RUNNING"}
+
+        h.run_until(both_running)
+        # An hour on, so the load has a whole hour with the two running (the status's 3 h still
+        # hold all of it).
+        h.clock.advance(3600)
         yield Executed(h, client, settings, type_id, running)
+
+
+def _manifest() -> dict[str, Any]:
+    return manifest(
+        "exit-code",
+        command="exit ${CODE}",
+        errors=ERRORS,
+        interface={"command": "exit ${CODE}", "inputs": {"json": [{"name": "CODE", "type": "integer"}]}},
+        resources={"scalar": [{"name": "cpus", "value": 0.5}, {"name": "mem", "value": 128}]},
+    )

@@ -24,7 +24,9 @@ LIST_FIELDS = {
     "is_active",
     "is_paused",
     "is_system",
+    "is_long_running",
     "max_scheduled",
+    "unmet_resources",
     "revision_num",
     "docker_image",
     "created",
@@ -32,7 +34,7 @@ LIST_FIELDS = {
     "paused",
     "last_modified",
 }
-DETAIL_FIELDS = LIST_FIELDS | {"max_tries", "unmet_resources", "manifest", "configuration"}
+DETAIL_FIELDS = LIST_FIELDS | {"max_tries", "manifest", "configuration"}
 TABLES = (JobTypeRow, JobTypeRevisionRow, ErrorRow)
 
 

@@ -38,6 +38,7 @@ SUMMARY_FIELDS = {
     "is_superseded",
     "superseded_job",
     "input_file_size",
+    "timeout",
 }
 DETAIL_FIELDS = SUMMARY_FIELDS | {
     "resources",
@@ -46,7 +47,6 @@ DETAIL_FIELDS = SUMMARY_FIELDS | {
     "configuration",
     "inputs",
     "outputs",
-    "timeout",
     "queue_reasons",
 }
 

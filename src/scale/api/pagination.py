@@ -1,7 +1,8 @@
 """Page-number pagination, Scale's ``{count, next, previous, results}`` with absolute-path links.
 
 A page past the end is an empty page (200), not a 404; ``page`` < 1 or ``page_size`` outside
-1..1000 is a 400 naming the parameter; ``page_size=null`` is no page size (:class:`NullPageSize`).
+1..1000 is a 400 naming the parameter; ``page_size=null`` and ``page=null`` are not given
+(:class:`NullPageSize`).
 """
 
 from __future__ import annotations
@@ -67,17 +68,20 @@ def make_page(request: Request, params: PageParams, count: int, results: Sequenc
     )
 
 
+_NULL_PAGING = frozenset({b"page_size=null", b"page=null"})
+
+
 class NullPageSize:
-    """Pure ASGI middleware: drop ``page_size=null`` from the query string, so it means "no page
-    size given" as it did in Scale (Django REST framework ignores a page size it cannot read);
-    Scale's UI sends it for its charts. Any other value of ``page_size`` is left to be checked."""
+    """Pure ASGI middleware: drop ``page_size=null`` (and ``page=null``) from the query string, so
+    it means "not given" as it did in Scale (Django REST framework ignores a page size it cannot
+    read); Scale's UI sends them for its charts. Any other value is left to be checked."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         query: bytes = scope.get("query_string") or b""
-        if scope["type"] == "http" and b"page_size=null" in query:
-            kept = [p for p in query.split(b"&") if p != b"page_size=null"]
+        if scope["type"] == "http" and b"=null" in query:
+            kept = [p for p in query.split(b"&") if p not in _NULL_PAGING]
             scope = {**scope, "query_string": b"&".join(kept)}
         await self.app(scope, receive, send)

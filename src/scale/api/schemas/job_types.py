@@ -106,7 +106,9 @@ class JobTypeOut(BaseModel):
     is_active: bool
     is_paused: bool
     is_system: bool
+    is_long_running: bool
     max_scheduled: int | None
+    unmet_resources: str | None
     revision_num: int
     docker_image: str
     created: UtcDateTime
@@ -127,7 +129,9 @@ class JobTypeOut(BaseModel):
             "is_active": row.is_active,
             "is_paused": row.is_paused,
             "is_system": row.is_system,
+            "is_long_running": row.is_long_running,
             "max_scheduled": row.max_scheduled,
+            "unmet_resources": row.unmet_resources,
             "revision_num": row.revision_num,
             "docker_image": row.docker_image,
             "created": row.created,
@@ -143,7 +147,6 @@ class JobTypeOut(BaseModel):
 
 class JobTypeDetailOut(JobTypeOut):
     max_tries: int
-    unmet_resources: str | None
     manifest: dict[str, Any]
     configuration: dict[str, Any]
 
@@ -152,7 +155,6 @@ class JobTypeDetailOut(JobTypeOut):
         return cls(
             **cls._fields(row),
             max_tries=row.max_tries,
-            unmet_resources=row.unmet_resources,
             manifest=row.manifest,
             configuration=row.configuration,
         )

@@ -238,11 +238,13 @@ class JobOut(BaseModel):
     is_superseded: bool
     superseded_job: None
     input_file_size: float | None
+    timeout: int
 
     @staticmethod
     def _fields(view: JobView) -> dict[str, Any]:
         job, rev = view.job, view.revision
         return {
+            "timeout": job.timeout,
             "event": EventOut(id=job.id, type="USER", occurred=job.created),
             "execution": ExecutionOut.from_view(view.execution) if view.execution is not None else None,
             "recipe": None,
@@ -301,7 +303,6 @@ class JobDetailOut(JobOut):
     configuration: dict[str, Any]
     inputs: list[DataValueOut]
     outputs: list[DataValueOut]
-    timeout: int
     queue_reasons: dict[str, Any] | None
 
     @classmethod
@@ -315,7 +316,6 @@ class JobDetailOut(JobOut):
             configuration=job_configuration(detail.summary),
             inputs=DataValueOut.from_data(job.input),
             outputs=DataValueOut.from_data(job.output or {}),
-            timeout=job.timeout,
             queue_reasons=detail.queue_reasons,
         )
 
