@@ -211,18 +211,39 @@ def job_load(
                 *type_filter,
             )
         ).all()
+    # Each interval adds one to the hours it covers: a difference array over the hours, so the
+    # cost is one pass over the rows plus one over the hours (not rows x hours).
+    size = len(times)
+    queued_d, running_d, pending_d = [0] * (size + 1), [0] * (size + 1), [0] * (size + 1)
+
+    def cover(diff: list[int], start: datetime, end: datetime | None) -> None:
+        """Count the interval [start, end) (end None: open) at every hour inside it."""
+        first_i = _first_at_or_after(lo, start, size)
+        last_i = size if end is None else _first_at_or_after(lo, end, size)
+        if first_i < last_i:
+            diff[first_i] += 1
+            diff[last_i] -= 1
+
+    for exe_queued, exe_started, exe_ended in exes:
+        cover(queued_d, exe_queued, exe_started)
+        cover(running_d, exe_started, exe_ended)
+    for status, queued_at, created in waiting:
+        if status == JobStatus.PENDING.value:
+            cover(pending_d, created, None)
+        elif queued_at is not None:
+            cover(queued_d, queued_at, None)
     points: list[LoadPoint] = []
-    for t in times:
-        queued = running = pending = 0
-        for exe_queued, exe_started, exe_ended in exes:
-            if exe_queued <= t < exe_started:
-                queued += 1
-            elif exe_started <= t and (exe_ended is None or t < exe_ended):
-                running += 1
-        for status, q, created in waiting:
-            if status == JobStatus.PENDING.value and created <= t:
-                pending += 1
-            elif status == JobStatus.QUEUED.value and q is not None and q <= t:
-                queued += 1
+    queued = running = pending = 0
+    for i, t in enumerate(times):
+        queued, running, pending = queued + queued_d[i], running + running_d[i], pending + pending_d[i]
         points.append(LoadPoint(t, pending, queued, running))
     return points
+
+
+def _first_at_or_after(first: datetime, when: datetime, size: int) -> int:
+    """The index of the first hour (``first + i`` hours) at or after ``when``, within 0..size."""
+    if when <= first:
+        return 0
+    steps = (when - first) / LOAD_STEP
+    index = int(steps) if steps == int(steps) else int(steps) + 1
+    return min(index, size)
