@@ -33,6 +33,7 @@
   const BAR_PARTS = ["running", "offered", "free", "unavailable"];
   const JOB_STATUSES = ["PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED"];
   const SVG_NS = "http://www.w3.org/2000/svg";
+  const NO_SUCH_JOB = "9223372036854775807"; // the largest id: as a string, JSON keeps every digit
 
   const view = {
     status: null, statusEtag: null, summary: null, summaryEtag: null,
@@ -473,9 +474,11 @@
     ev.preventDefault();
     const value = $("signin-token").value.trim();
     const error = $("signin-error");
-    // An empty PATCH changes no setting: it only proves the token may write.
-    const response = await fetch("/v6/scheduler/", {
-      method: "PATCH", headers: { "Content-Type": "application/json", Authorization: `Token ${value}` }, body: "{}",
+    // Cancelling a job id no job can have is a write that changes nothing: it only proves that
+    // the token may write (401 unknown, 403 read-only).
+    const response = await fetch("/v6/jobs/cancel/", {
+      method: "POST", headers: { "Content-Type": "application/json", Authorization: `Token ${value}` },
+      body: `{"job_ids": [${NO_SUCH_JOB}]}`,
     });
     if (!response.ok) {
       error.textContent = await errorText(response);
