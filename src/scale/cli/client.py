@@ -26,6 +26,7 @@ from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -133,7 +134,10 @@ def _api_errors() -> Iterator[None]:
 # ---------------------------------------------------------------------------- rendering helpers
 
 
-def bar(used: float, total: float, width: int = 10) -> Text:
+RESOURCE_TITLES = {"cpus": "CPUs", "mem": "Mem", "disk": "Disk", "gpus": "GPUs"}
+
+
+def bar(used: float, total: float, width: int = 8) -> Text:
     """A text bar of ``used`` out of ``total`` (``█████░░░░░ 50%``)."""
     share = 0.0 if total <= 0 else max(0.0, min(1.0, used / total))
     filled = round(share * width)
@@ -221,11 +225,13 @@ def render_status(console: Console, document: Mapping[str, Any], summary: Mappin
     console.print(
         Text(f"Services: {services}   Database update: {'done' if update['is_completed'] else 'running'}")
     )
-    table = Table(title=None, show_lines=False, pad_edge=False)
-    for column in ("Node", "State", "CPUs", "Mem", "Disk", "GPUs", "Run", "Done 3h", "Failed 3h"):
-        table.add_column(
-            column, no_wrap=True, justify="right" if column in {"Run", "Done 3h", "Failed 3h"} else "left"
-        )
+    # GPUs only where the cluster has some: a column of empty bars says nothing.
+    totals = document["resources"]
+    kinds = [r for r in ("cpus", "mem", "disk", "gpus") if r != "gpus" or totals["gpus"]["total"] > 0]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    counts = ("Run", "Done 3h", "Failed 3h")
+    for column in ("Node", "State", *(RESOURCE_TITLES[r] for r in kinds), *counts):
+        table.add_column(column, no_wrap=True, justify="right" if column in counts else "left")
     for node in document["nodes"]:
         res = node["resources"]
         exes = node["job_executions"]
@@ -234,22 +240,18 @@ def render_status(console: Console, document: Mapping[str, Any], summary: Mappin
         if problems:
             state_text.append(" (" + ", ".join(str(p) for p in problems) + ")", style="red")
         table.add_row(
-            node["hostname"],
+            Text(node["hostname"]),
             state_text,
-            *(bar(res[r]["running"], res[r]["total"]) for r in ("cpus", "mem", "disk", "gpus")),
+            *(bar(res[r]["running"], res[r]["total"]) for r in kinds),
             str(exes["running"]["total"]),
             str(exes["completed"]["total"]),
             str(exes["failed"]["total"]),
         )
-    totals = document["resources"]
     table.add_section()
     table.add_row(
         Text(f"{len(document['nodes'])} nodes", style="bold"),
         "",
-        *(
-            Text(f"{_num(totals[r]['running'])}/{_num(totals[r]['total'])}")
-            for r in ("cpus", "mem", "disk", "gpus")
-        ),
+        *(Text(f"{_num(totals[r]['running'])}/{_num(totals[r]['total'])}") for r in kinds),
         str(sum(n["job_executions"]["running"]["total"] for n in document["nodes"])),
         str(sum(n["job_executions"]["completed"]["total"] for n in document["nodes"])),
         str(sum(n["job_executions"]["failed"]["total"] for n in document["nodes"])),
