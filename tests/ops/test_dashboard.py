@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Cluster
+from tests.e2e.conftest import FAST_PERIODS, Cluster, _answers, free_port
 from tests.ops.conftest import GIANT, NODES, STATUS_PERIOD_S, create_type, job_count, submit
 from tests.util import wait_until
 
@@ -184,3 +184,45 @@ def test_user_text_is_shown_as_text_never_as_markup(
     csp = c.anonymous.get("/").headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     page.close()
+
+
+def test_dashboard_at_1000_nodes_groups_filters_and_draws_a_bounded_number_of_tiles(
+    browser: Any, tmp_path: Path
+) -> None:
+    """``scale scheduler --backend sim --sim-nodes 1000`` and ``scale api``: the page lists every
+    state with its count, draws at most 120 tiles and finds any node by state or hostname."""
+    port = free_port()
+    env = {**os.environ, **FAST_PERIODS, "SCALE_PERIOD_STATUS": "2"}
+    env.pop("SCALE_DATABASE_URL", None)
+    c = Cluster(f"http://127.0.0.1:{port}", tmp_path, env)
+    data = str(tmp_path / "data")
+    try:
+        c.token = c.create_token("--name", "big")
+        c.start("scheduler", "scheduler", "--data-dir", data, "--backend", "sim", "--sim-nodes", "1000")
+        c.start("api", "api", "--port", str(port), "--data-dir", data)
+        wait_until(lambda: _answers(c), timeout=60, what="the API to answer")
+        status = c.wait_status(
+            lambda s: len(s["nodes"]) == 1000, timeout=120, what="1000 nodes in the status"
+        )
+        node = next(n for n in status["nodes"] if n["id"] == status["nodes"][-1]["id"])
+        assert c.patch(f"/v6/nodes/{node['id']}/", {"is_paused": True}).status_code == 204
+        page, log = _open(browser, c)
+        expect = sync_api.expect
+        expect(page.locator('#state-filter [data-filter=""]')).to_have_text(
+            "All 1000", timeout=SHOWN_WITHIN_MS
+        )
+        assert page.locator("article.tile").count() <= 120
+        expect(page.locator("#nodes-more")).to_contain_text("880 more nodes")
+        # The paused node's group, by its state chip
+        page.locator('#state-filter [data-filter="PAUSED"]').click(timeout=SHOWN_WITHIN_MS)
+        expect(page.locator("article.tile")).to_have_count(1, timeout=SHOWN_WITHIN_MS)
+        expect(page.locator("article.tile")).to_have_attribute("data-node", node["hostname"])
+        page.locator('#state-filter [data-filter=""]').click()
+        page.locator("#node-search").fill(status["nodes"][500]["hostname"])
+        expect(page.locator("article.tile")).to_have_count(1, timeout=SHOWN_WITHIN_MS)
+        expect(page.locator("article.tile .host")).to_have_text(status["nodes"][500]["hostname"])
+        page.screenshot(path=str(tmp_path / "1000-nodes.png"))
+        assert log.errors == []
+        page.close()
+    finally:
+        c.close()
