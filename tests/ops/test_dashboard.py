@@ -132,6 +132,26 @@ def test_dashboard_shows_nodes_counts_reasons_and_pauses_the_scheduler_after_sig
     assert page.evaluate("sessionStorage.getItem('scale-token')") == c.token
     page.screenshot(path=str(tmp_path / "paused.png"), full_page=True)
 
+    # Signed in, each tile has its actions: pause a node from the page, then resume it
+    tile = page.locator(f'article.tile[data-node="{status["nodes"][1]["hostname"]}"]')
+    tile.locator('button[data-action="pause"]').click(timeout=SHOWN_WITHIN_MS)
+    c.wait_status(
+        lambda s: s["nodes"][1]["state"]["name"] == "PAUSED", timeout=30, what="the node paused from the page"
+    )
+    expect(tile).to_have_attribute("data-state", "PAUSED", timeout=SHOWN_WITHIN_MS)
+    tile.locator('button[data-action="resume"]').click(timeout=SHOWN_WITHIN_MS)
+    expect(tile).not_to_have_attribute("data-state", "PAUSED", timeout=SHOWN_WITHIN_MS)
+    # Cancel a running job from its detail
+    page.locator(f'#running-table a[data-job="{jobs["running"][0]}"]').click()
+    page.locator("#job-cancel").click(timeout=SHOWN_WITHIN_MS)
+    wait_until(
+        lambda: c.get(f"/v6/jobs/{jobs['running'][0]}/").json()["status"] == "CANCELED",
+        timeout=60,
+        what="the job canceled from the page",
+    )
+    expect(page.locator('#job-dialog [data-fact="Status"]')).to_have_text("CANCELED", timeout=SHOWN_WITHIN_MS)
+    page.locator("#job-close").click()
+
     # The status was polled with If-None-Match: unchanged documents came back as 304
     wait_until(
         lambda: 304 in log.status_codes, timeout=STATUS_PERIOD_S * 20, what="a 304 for the status poll"
@@ -222,6 +242,21 @@ def test_dashboard_at_1000_nodes_groups_filters_and_draws_a_bounded_number_of_ti
         expect(page.locator("article.tile")).to_have_count(1, timeout=SHOWN_WITHIN_MS)
         expect(page.locator("article.tile .host")).to_have_text(status["nodes"][500]["hostname"])
         page.screenshot(path=str(tmp_path / "1000-nodes.png"))
+        # Deprecate that node from the page: signed in, two clicks (the first only arms the button)
+        page.locator("#signin-open").click()
+        page.locator("#signin-token").fill(c.token or "")
+        page.locator("#signin-submit").click()
+        button = page.locator('article.tile button[data-action="deprecate"]')
+        button.click(timeout=SHOWN_WITHIN_MS)
+        expect(button).to_have_text("Really deprecate?", timeout=SHOWN_WITHIN_MS)
+        target = status["nodes"][500]
+        assert c.get(f"/v6/nodes/{target['id']}/").json()["is_active"] is True
+        button.click()
+        wait_until(
+            lambda: c.get(f"/v6/nodes/{target['id']}/").json()["is_active"] is False,
+            timeout=30,
+            what="the node deprecated from the page",
+        )
         assert log.errors == []
         page.close()
     finally:

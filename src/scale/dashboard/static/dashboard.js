@@ -39,7 +39,9 @@
     status: null, statusEtag: null, summary: null, summaryEtag: null,
     running: [], failed: [], history: [], lastTimestamp: null,
     stateFilter: null, search: "", polls: 0, openJob: null,
+    armed: {}, // node id -> when its Deprecate button was armed
   };
+  const ARM_MS = 10000;
 
   // ---------------------------------------------------------------- DOM helpers
 
@@ -227,7 +229,7 @@
     const wrap = el("div", { class: "bar", title: BAR_PARTS.map((p) => `${p} ${fmt(values[p], unit)}`).join(", ") });
     for (const part of BAR_PARTS) {
       const share = total > 0 ? (100 * Number(values[part] || 0)) / total : 0;
-      if (share > 0) wrap.append(el("span", { class: `seg ${part}`, style: null, "data-share": share.toFixed(1) }));
+      if (share > 0) wrap.append(el("span", { class: `seg ${part}`, "data-share": share.toFixed(1) }));
     }
     // widths through the CSSOM (no inline style attribute: the page's CSP forbids them)
     for (const seg of wrap.children) seg.style.width = `${seg.dataset.share}%`;
@@ -339,11 +341,12 @@
       paused ? "Resume" : "Pause"));
       if (node.is_active) {
         actions.push(el("button", { class: "action small danger", "data-action": "deprecate",
-          onclick: (ev) => {
-            const b = ev.currentTarget;
-            if (b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = "Really deprecate?"; return; }
+          onclick: () => {
+            // Two clicks within ARM_MS: the first arms the button (kept across redraws), the second acts.
+            if (!(view.armed[node.id] > Date.now() - ARM_MS)) { view.armed[node.id] = Date.now(); renderNodes(); return; }
+            delete view.armed[node.id];
             act(`Deprecate node ${node.hostname}`, "PATCH", `/v6/nodes/${node.id}/`, { is_active: false });
-          } }, "Deprecate"));
+          } }, view.armed[node.id] > Date.now() - ARM_MS ? "Really deprecate?" : "Deprecate"));
       }
     }
     return el("article", { class: `tile state-${node.state.name}`, "data-node": node.hostname, "data-node-id": node.id,
