@@ -114,7 +114,8 @@ def test_dashboard_shows_nodes_counts_reasons_and_pauses_the_scheduler_after_sig
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     target = os.environ.get("SCALE_DASHBOARD_SCREENSHOT")
     if target:
-        page.screenshot(path=target, full_page=False)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=target, full_page=True)
 
     # No action before signing in; sign in with the token, then pause the scheduler from the page
     expect(page.locator("#scheduler-toggle")).to_be_hidden()
