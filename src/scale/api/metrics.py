@@ -258,6 +258,20 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        #: the labelled children by (method, route, status): ``labels()`` validates and locks on
+        #: every call, half of the cost per request; the label sets are bounded (route templates)
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def record(self, method: str, route: str, status: str, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(method, route, status),
+                self.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class HttpMetricsMiddleware:
@@ -300,8 +314,7 @@ class HttpMetricsMiddleware:
         finally:
             method = str(scope["method"])
             template = self._template(scope)
-            metrics.requests.labels(method, template, str(status["code"])).inc()
-            metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+            metrics.record(method, template, str(status["code"]), time.perf_counter() - start)
 
     def _template(self, scope: Scope) -> str:
         path = str(scope["path"])
