@@ -81,3 +81,23 @@ def test_closed_reads_close_metrics_and_dashboard_data_but_not_the_page(
     with _client(closed_app, read_token) as reader:
         assert reader.get("/metrics").status_code == 200
         assert reader.get("/dashboard/api/summary/").status_code == 200
+
+
+def test_reasons_come_from_the_oldest_jobs_when_very_many_wait(client: TestClient, db: Database) -> None:
+    """Counts stay exact; the reasons are read from a bounded number of the oldest jobs."""
+    from datetime import timedelta
+
+    from scale.services import overview
+    from tests.factories import T0
+
+    type_id = client.post("/v6/job-types/", json=job_type_body()).json()["id"]
+    jobs = [make_queued_job(db, type_id, when=T0 + timedelta(minutes=i)) for i in range(3)]
+    _reasons(db, jobs[0], {"busy": 1})
+    _reasons(db, jobs[2], {"insufficient gpus": 1})  # the newest: outside the sample
+    found = overview.overview(db, T0, reason_sample=2)
+    assert found.reasons_sampled is True
+    [queued] = found.queue
+    assert queued.count == 3 and queued.oldest == T0
+    assert queued.reasons == {"busy": 1} and queued.not_yet_considered == 1
+    assert overview.overview(db, T0).reasons_sampled is False
+    assert client.get("/dashboard/api/summary/").json()["reasons_sampled"] is False

@@ -71,6 +71,7 @@ def summary(request: Request) -> Response:
         request,
         {
             "job_counts": found.job_counts,
+            "reasons_sampled": found.reasons_sampled,
             "queue": [
                 {
                     "job_type": {"id": q.job_type_id, "name": q.name, "version": q.version, "title": q.title},

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -21,6 +20,8 @@ from scale.store.tables import ErrorRow, JobExecutionEndRow, JobExecutionRow, Jo
 
 #: How far back "recent failures" reach: the status' own window for finished executions.
 RECENT = timedelta(hours=3)
+#: The reasons shown are those of at most this many queued jobs, the oldest first.
+REASON_SAMPLE = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +33,10 @@ class QueuedType:
     is_paused: bool
     count: int
     oldest: datetime | None
-    #: reason -> number of queued jobs of this type that the last planning pass gave it
+    #: reason -> number of queued jobs of this type that the last planning pass gave it (of the
+    #: oldest REASON_SAMPLE queued jobs of all types)
     reasons: dict[str, int]
-    #: queued jobs the scheduler has not yet considered (no reason recorded yet)
+    #: of those, the jobs the scheduler has not yet considered (no reason recorded yet)
     not_yet_considered: int
 
 
@@ -52,37 +54,48 @@ class Overview:
     job_counts: dict[str, int]
     queue: list[QueuedType]
     failures: list[FailureGroup]
+    #: True when more jobs wait than REASON_SAMPLE: the reasons are those of the oldest ones
+    reasons_sampled: bool = False
 
 
-def overview(db: Database, now: datetime) -> Overview:
+def overview(db: Database, now: datetime, *, reason_sample: int = REASON_SAMPLE) -> Overview:
     with db.read_engine.connect() as conn:
         counts = {status.value: 0 for status in JobStatus}
         for status, count in conn.execute(select(JobRow.status, func.count()).group_by(JobRow.status)):
             counts[str(status)] = int(count)
-        types = {
-            row[0]: row
-            for row in conn.execute(
-                select(
-                    JobTypeRow.id, JobTypeRow.name, JobTypeRow.version, JobTypeRow.title, JobTypeRow.is_paused
-                )
-                .join(QueueRow, QueueRow.job_type_id == JobTypeRow.id)
-                .where(QueueRow.is_canceled.is_(False))
-                .distinct()
+        groups = conn.execute(
+            select(
+                JobTypeRow.id,
+                JobTypeRow.name,
+                JobTypeRow.version,
+                JobTypeRow.title,
+                JobTypeRow.is_paused,
+                func.count(),
+                func.min(QueueRow.queued),
             )
-        }
-        per_type: dict[int, tuple[Counter[str], list[Any]]] = {}
-        queued = select(QueueRow.job_type_id, QueueRow.queued, QueueRow.unplaced_reasons).where(
-            QueueRow.is_canceled.is_(False)
+            .join(QueueRow, QueueRow.job_type_id == JobTypeRow.id)
+            .where(QueueRow.is_canceled.is_(False))
+            .group_by(
+                JobTypeRow.id, JobTypeRow.name, JobTypeRow.version, JobTypeRow.title, JobTypeRow.is_paused
+            )
+        ).all()
+        # Reasons from the oldest REASON_SAMPLE queued jobs: the counts above stay exact, and a
+        # poll costs the same with a million jobs queued.
+        reasons: dict[int, Counter[str]] = {}
+        unconsidered: Counter[int] = Counter()
+        sample = (
+            select(QueueRow.job_type_id, QueueRow.unplaced_reasons)
+            .where(QueueRow.is_canceled.is_(False))
+            .order_by(QueueRow.queued, QueueRow.job_id)
+            .limit(reason_sample)
         )
-        for type_id, when, reasons in conn.execute(queued):
-            entry = per_type.setdefault(type_id, (Counter(), [0, None, 0]))
-            tally = entry[1]
-            tally[0] += 1
-            tally[1] = when if tally[1] is None or when < tally[1] else tally[1]
-            if reasons:
-                entry[0].update({str(reason): 1 for reason in reasons})
+        sampled = 0
+        for type_id, found in conn.execute(sample):
+            sampled += 1
+            if found:
+                reasons.setdefault(type_id, Counter()).update(dict.fromkeys(map(str, found), 1))
             else:
-                tally[2] += 1
+                unconsidered[type_id] += 1
         failures = conn.execute(
             select(ErrorRow.id, ErrorRow.name, ErrorRow.title, ErrorRow.category, func.count())
             .join(JobRow, JobRow.error_id == ErrorRow.id)
@@ -92,22 +105,22 @@ def overview(db: Database, now: datetime) -> Overview:
         ).all()
     queue = [
         QueuedType(
-            job_type_id=type_id,
-            name=types[type_id][1],
-            version=types[type_id][2],
-            title=types[type_id][3],
-            is_paused=bool(types[type_id][4]),
-            count=int(tally[0]),
-            oldest=tally[1],
-            reasons=dict(reasons.most_common()),
-            not_yet_considered=int(tally[2]),
+            job_type_id=row[0],
+            name=row[1],
+            version=row[2],
+            title=row[3],
+            is_paused=bool(row[4]),
+            count=int(row[5]),
+            oldest=row[6],
+            reasons=dict(reasons.get(row[0], Counter()).most_common()),
+            not_yet_considered=unconsidered[row[0]],
         )
-        for type_id, (reasons, tally) in sorted(per_type.items(), key=lambda item: -item[1][1][0])
-        if type_id in types
+        for row in sorted(groups, key=lambda r: (-int(r[5]), r[0]))
     ]
     return Overview(
         job_counts=counts,
         queue=queue,
+        reasons_sampled=sampled >= reason_sample,
         failures=[FailureGroup(r[0], r[1], r[2], r[3], int(r[4])) for r in failures],
     )
 

@@ -378,6 +378,7 @@
       el("td", {}, el("ul", { class: "plain reasons" },
         Object.entries(q.reasons).map(([reason, jobs]) => el("li", { class: "reason", "data-reason": reason }, `${reason}: ${jobs} job${jobs === 1 ? "" : "s"}`)),
         q.not_yet_considered ? el("li", { class: "muted" }, `not yet considered: ${q.not_yet_considered}`) : null))));
+    $("queue-note").hidden = !s.reasons_sampled;
     $("queue-table").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, "Nothing is queued."))]));
     $("failure-groups").replaceChildren(...s.failures.map((f) => el("li", { "data-error": f.name },
       el("strong", {}, String(f.count)), " ", f.title || f.name, el("span", { class: "muted" }, ` (${f.category.toLowerCase()})`))));
