@@ -71,3 +71,24 @@ def test_old_executions_are_not_added() -> None:
     m = FinishedMetrics()
     m.add(fin(1, ExecutionStatus.COMPLETED, None, T0 - timedelta(hours=4)), T0)
     assert m.node_json(1)["completed"]["total"] == 0
+
+
+def test_totals_keep_counting_across_rate_windows() -> None:
+    """The status carries them so /metrics can export counters from another process."""
+    counters = RateCounters(start=100.0)
+    counters.add("jobs_launched_per_sec", 10)
+    counters.rates(105.0)
+    counters.add("jobs_launched_per_sec", 3)
+    counters.add("tasks_finished_per_sec", 0)  # nothing counted
+    counters.rates(110.0)
+    totals = counters.totals()
+    assert totals["jobs_launched"] == 13 and totals["tasks_finished"] == 0
+    assert set(totals) == {
+        "task_updates",
+        "new_offers",
+        "jobs_finished",
+        "jobs_launched",
+        "tasks_launched",
+        "offers_launched",
+        "tasks_finished",
+    }

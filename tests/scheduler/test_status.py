@@ -125,3 +125,10 @@ def test_dependencies_flag_too_many_offline_nodes_and_dead_messages() -> None:
         "dead_letters": 2,
     }
     assert deps["database"]["OK"] is True
+
+
+def test_status_carries_the_running_counters_and_the_last_build_duration() -> None:
+    doc = build_status(inputs(totals={"jobs_launched": 7}, build_seconds=0.0123456789))
+    assert doc["scheduler"]["counters"] == {"jobs_launched": 7}
+    assert doc["scheduler"]["status_build_seconds"] == 0.012346
+    assert mismatches(SPEC_EXAMPLE, doc) == []

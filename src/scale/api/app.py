@@ -8,6 +8,7 @@ import scale
 from scale.api.auth import API_PREFIX, authorize
 from scale.api.deps import AppContext, reject_nul
 from scale.api.errors import install_error_handlers
+from scale.api.metrics import HttpMetricsMiddleware, install_metrics
 from scale.api.openapi import install_openapi
 from scale.api.pagination import NullPageSize
 from scale.api.routes import (
@@ -25,9 +26,10 @@ from scale.api.routes import (
     scheduler,
     system,
 )
-from scale.api.status_fast_path import StatusFastPath
+from scale.api.status_fast_path import STATUS_PATH, StatusFastPath
 from scale.clock import SystemClock
 from scale.config import Settings
+from scale.dashboard import STATIC_PREFIX, install_dashboard
 from scale.scheduler.ports import Clock
 from scale.store.db import Database
 
@@ -68,7 +70,17 @@ def create_app(settings: Settings, db: Database, *, clock: Clock | None = None) 
         v6.include_router(module.router)
     app.include_router(v6)
     install_openapi(app, settings, prefix=API_PREFIX)
+    # The web dashboard at / (its page, static files and two data routes) and /metrics.
+    install_dashboard(app)
+    install_metrics(app)
     # Open reads of the status skip routing and dependencies (see the module).
     app.add_middleware(StatusFastPath)
     app.add_middleware(NullPageSize)
+    # Outermost, so request counts and latency include the status fast path.
+    app.add_middleware(
+        HttpMetricsMiddleware,
+        fast_paths=frozenset({STATUS_PATH}),
+        mounts=(STATIC_PREFIX,),
+        router_prefix=API_PREFIX,
+    )
     return app

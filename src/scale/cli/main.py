@@ -5,6 +5,9 @@ scale api           the REST API only
 scale scheduler     the scheduler (and its message handlers) only
 scale db-update     bring the database to the current version
 scale message-handler   apply queued command messages (one process)
+
+and, talking to a running API (``cli/client.py``): scale status, nodes, jobs, job, submit,
+cancel, requeue, logs, job-types, job-type register
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import typer
 from rich.console import Console
 
 from scale import __version__
+from scale.cli.client import register as register_client_commands
 from scale.config import Settings
 from scale.exceptions import ScaleError
 
@@ -353,6 +357,10 @@ def user_create(
 def version() -> None:
     """Print the version."""
     console.print(__version__)
+
+
+# The commands for people that talk to a running API: status, nodes, jobs, submit, ... (client.py).
+register_client_commands(app)
 
 
 def main() -> None:

@@ -192,6 +192,7 @@ class Scheduler:
         self.executions: dict[int, RunningExecution] = {}
         self.task_owner: dict[str, int] = {}
         self.rates = RateCounters(clock.monotonic())
+        self.last_status_build_s = 0.0
         self.finished = FinishedMetrics()
         self.db_update_completed: datetime | None = None
         self.outbox = EndsOutbox()
@@ -1063,6 +1064,8 @@ class Scheduler:
                 queue_transport=queue.transport if queue else "database",
                 queue_detail=queue.detail if queue else {},
                 queue_error=queue.error if queue else None,
+                totals=self.rates.totals(),
+                build_seconds=self.last_status_build_s,
             )
         )
 
@@ -1075,8 +1078,11 @@ class Scheduler:
             backlog, dead = queue.backlog, queue.dead
         else:
             backlog, dead = self.store.message_counts()
+        started = self.clock.monotonic()
         status = self.build_status(now, backlog=backlog, dead=dead, queue=queue)
         self.store.save_status(status, now)
+        # Shown in the next document (this one is stored already): /metrics and the dashboard.
+        self.last_status_build_s = max(0.0, self.clock.monotonic() - started)
 
     # ------------------------------------------------------------------ loops
 

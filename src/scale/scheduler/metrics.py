@@ -39,11 +39,19 @@ class RateCounters:
 
     def __init__(self, start: float) -> None:
         self._counts: Counter[str] = Counter()
+        #: every count since this scheduler started, never reset: the status carries them so a
+        #: process that only reads the status (the API's ``/metrics``) can export counters
+        self._totals: Counter[str] = Counter()
         self._last = start
 
     def add(self, name: str, amount: int = 1) -> None:
         if amount:
             self._counts[name] += amount
+            self._totals[name] += amount
+
+    def totals(self) -> dict[str, int]:
+        """The running totals, by count name (a rate's name without ``_per_sec``)."""
+        return {name.removesuffix("_per_sec"): self._totals[name] for name in RATE_NAMES}
 
     def rates(self, now_mono: float) -> dict[str, float]:
         duration = now_mono - self._last

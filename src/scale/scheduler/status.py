@@ -58,6 +58,10 @@ class StatusInputs:
     queue_detail: Mapping[str, Any] = field(default_factory=dict)
     queue_error: str | None = None
     database_ok: bool = True
+    #: the rates' running totals since the scheduler started (``RateCounters.totals``)
+    totals: Mapping[str, int] = field(default_factory=dict)
+    #: how long the previous status build and store took, in seconds
+    build_seconds: float = 0.0
 
 
 def _mesos(reg: Registration | None) -> dict[str, Any]:
@@ -104,6 +108,9 @@ def build_status(inputs: StatusInputs) -> dict[str, Any]:
             "mesos": _mesos(inputs.registration),
             "state": dict(SCHEDULER_STATE_TEXT[inputs.is_paused]),
             "warnings": [dict(w) for w in inputs.warnings],
+            # Beyond the spec (clients ignore extra keys): what /metrics exports as counters.
+            "counters": dict(inputs.totals),
+            "status_build_seconds": round(inputs.build_seconds, 6),
         },
         "system": {
             "database_update": {
