@@ -25,6 +25,7 @@ ALLOWED = {
     (JobStatus.RUNNING, JobStatus.FAILED),
     (JobStatus.RUNNING, JobStatus.CANCELED),
     (JobStatus.FAILED, JobStatus.QUEUED),
+    (JobStatus.FAILED, JobStatus.CANCELED),  # Scale's Job.can_be_canceled: all but COMPLETED, CANCELED
     (JobStatus.CANCELED, JobStatus.QUEUED),
 }
 

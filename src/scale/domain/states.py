@@ -40,17 +40,23 @@ JOB_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
     JobStatus.RUNNING: frozenset(
         {JobStatus.QUEUED, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
     ),
-    JobStatus.FAILED: frozenset({JobStatus.QUEUED}),
+    # Scale cancels any job not COMPLETED or CANCELED (Job.can_be_canceled), a FAILED one too.
+    JobStatus.FAILED: frozenset({JobStatus.QUEUED, JobStatus.CANCELED}),
     JobStatus.CANCELED: frozenset({JobStatus.QUEUED}),
     JobStatus.COMPLETED: frozenset(),
 }
 
 
-def can_transition(current: JobStatus, new: JobStatus) -> bool:
-    return new in JOB_TRANSITIONS[current]
+def can_transition(current: JobStatus | str, new: JobStatus) -> bool:
+    """Whether a job in ``current`` (a status or its stored name) may move to ``new``."""
+    return new in JOB_TRANSITIONS[JobStatus(current)]
 
 
-def transition(current: JobStatus, new: JobStatus) -> JobStatus:
+def transition(current: JobStatus | str, new: JobStatus) -> JobStatus:
+    """``new`` when the table allows ``current -> new``; the one way a job's status changes.
+
+    Raises ``InvalidTransition`` (a 409 through the API's error table) otherwise.
+    """
     if not can_transition(current, new):
         raise InvalidTransition(f"job cannot go from {current} to {new}")
     return new

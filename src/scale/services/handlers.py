@@ -20,12 +20,10 @@ from sqlalchemy.orm import Session
 
 from scale.domain import messages as mt
 from scale.domain.messages import CommandMessage
-from scale.domain.states import JobStatus
+from scale.domain.states import JobStatus, can_transition, transition
 from scale.messaging.worker import Handler
 from scale.services.queueing import requeue
 from scale.store.tables import ErrorRow, JobExecutionEndRow, JobRow
-
-_ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
 def _or_now(value: datetime | None, now: datetime) -> datetime:
@@ -69,13 +67,14 @@ def handle_running_jobs(session: Session, message: mt.RunningJobs, now: datetime
     changes: list[dict[str, Any]] = []
     for entry in entries:
         state = states.get(entry.job_id)
-        if state is None or state != (entry.exe_num, JobStatus.QUEUED.value):
+        if state is None or state[0] != entry.exe_num or not can_transition(state[1], JobStatus.RUNNING):
             continue
-        states[entry.job_id] = (entry.exe_num, JobStatus.RUNNING.value)  # a duplicate entry: once
+        status = transition(state[1], JobStatus.RUNNING).value
+        states[entry.job_id] = (entry.exe_num, status)  # a duplicate entry: once
         changes.append(
             {
                 "id": entry.job_id,
-                "status": JobStatus.RUNNING.value,
+                "status": status,
                 "node_id": entry.node_id,
                 "started": _or_now(entry.started, now),
                 "last_status_change": now,
@@ -92,12 +91,13 @@ def handle_completed_jobs(session: Session, message: mt.CompletedJobs, now: date
     changes: list[dict[str, Any]] = []
     for entry in entries:
         state = states.get(entry.job_id)
-        if state is None or state[0] != entry.exe_num or state[1] not in _ACTIVE:
+        if state is None or state[0] != entry.exe_num or not can_transition(state[1], JobStatus.COMPLETED):
             continue
-        states[entry.job_id] = (entry.exe_num, JobStatus.COMPLETED.value)
+        status = transition(state[1], JobStatus.COMPLETED).value
+        states[entry.job_id] = (entry.exe_num, status)
         change: dict[str, Any] = {
             "id": entry.job_id,
-            "status": JobStatus.COMPLETED.value,
+            "status": status,
             "ended": _or_now(entry.ended, now),
             "error_id": None,
             "last_status_change": now,
@@ -121,7 +121,7 @@ def fail_job(session: Session, job: JobRow, error: ErrorRow | None, ended: datet
         job.error_id = error.id
         requeue(session, job, now)
         return True
-    job.status = JobStatus.FAILED.value
+    job.status = transition(job.status, JobStatus.FAILED).value
     job.error_id = error.id if error is not None else None
     job.ended = ended
     job.last_status_change = now
@@ -136,7 +136,7 @@ def handle_failed_jobs(session: Session, message: mt.FailedJobs, now: datetime) 
     errors = {r.id: r for r in session.scalars(select(ErrorRow).where(ErrorRow.id.in_(error_ids)))}
     for entry in entries:
         job = jobs.get(entry.job_id)
-        if job is None or job.num_exes != entry.exe_num or job.status not in _ACTIVE:
+        if job is None or job.num_exes != entry.exe_num or not can_transition(job.status, JobStatus.FAILED):
             continue
         if entry.node_id is not None:
             job.node_id = entry.node_id

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, delete, select
 
-from scale.domain.states import ErrorCategory, JobStatus
+from scale.domain.states import ErrorCategory, JobStatus, transition
 from scale.services.queueing import requeue
 from scale.store.db import Database
 from scale.store.tables import ErrorRow, JobRow, JobTypeRow, QueueRow
@@ -67,7 +67,7 @@ def cancel_jobs(db: Database, selection: JobSelection, *, now: datetime) -> int:
     with db.session() as session:
         jobs = list(session.scalars(_select(selection, CANCELABLE)))
         for job in jobs:
-            job.status = JobStatus.CANCELED.value
+            job.status = transition(job.status, JobStatus.CANCELED).value
             job.ended = now
             job.last_status_change = now
             job.last_modified = now

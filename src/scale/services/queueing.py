@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from scale.domain.states import JobStatus
+from scale.domain.states import JobStatus, transition
 from scale.store.tables import JobRow, QueueRow
 
 
@@ -34,8 +34,8 @@ def enqueue(session: Session, job: JobRow, now: datetime) -> None:
 
 def requeue(session: Session, job: JobRow, now: datetime) -> None:
     """Give the job one more execution and put it back on the queue."""
+    job.status = transition(job.status, JobStatus.QUEUED).value
     job.num_exes += 1
-    job.status = JobStatus.QUEUED.value
     job.queued = now
     job.last_status_change = now
     job.last_modified = now
