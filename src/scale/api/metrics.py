@@ -26,14 +26,13 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scale.api.deps import AppContext
 from scale.scheduler.metrics import RATE_NAMES
 from scale.scheduler.node_state import NodeState
+from scale.services.scrape_counts import scrape_counts
 from scale.services.status import StatusDocument
-from scale.store.tables import JobExecutionEndRow, JobTypeRow, QueueRow
 
 MIB = 1024 * 1024
 #: status resource name -> (metric name, factor to base units)
@@ -190,32 +189,6 @@ def _node_metrics(nodes: list[Mapping[str, Any]]) -> Iterator[Metric]:
     yield recent
 
 
-_QUEUE = (
-    select(
-        JobTypeRow.name,
-        JobTypeRow.version,
-        func.count(),
-        func.min(QueueRow.queued),
-    )
-    .join(JobTypeRow, JobTypeRow.id == QueueRow.job_type_id)
-    .where(QueueRow.is_canceled.is_(False))
-    .group_by(JobTypeRow.name, JobTypeRow.version)
-)
-_FINISHED = (
-    select(
-        JobTypeRow.name,
-        JobTypeRow.version,
-        JobExecutionEndRow.status,
-        JobExecutionEndRow.error_category,
-        func.count(),
-    )
-    .join(JobTypeRow, JobTypeRow.id == JobExecutionEndRow.job_type_id)
-    .group_by(
-        JobTypeRow.name, JobTypeRow.version, JobExecutionEndRow.status, JobExecutionEndRow.error_category
-    )
-)
-
-
 def database_metrics(context: AppContext, now: datetime) -> Iterator[Metric]:
     """Queue depth and age per job type, executions finished: two grouped queries."""
     labels = ["job_type", "job_type_version"]
@@ -228,14 +201,14 @@ def database_metrics(context: AppContext, now: datetime) -> Iterator[Metric]:
         "Executions that ended, by job type, outcome and error category",
         labels=[*labels, "outcome", "error_category"],
     )
-    with context.db.read_engine.connect() as conn:
-        queue_rows = conn.execute(_QUEUE).all()
-        finished_rows = conn.execute(_FINISHED).all()
-    for name, version, count, queued in queue_rows:
-        depth.add_metric([name, version], float(count))
-        oldest.add_metric([name, version], max(0.0, (now - queued).total_seconds()) if queued else 0.0)
-    for name, version, status, category, count in finished_rows:
-        finished.add_metric([name, version, str(status).lower(), (category or "").lower()], float(count))
+    queued, ended = scrape_counts(context.db)
+    for q in queued:
+        age = max(0.0, (now - q.oldest_queued).total_seconds()) if q.oldest_queued else 0.0
+        depth.add_metric([q.job_type, q.version], float(q.count))
+        oldest.add_metric([q.job_type, q.version], age)
+    for f in ended:
+        outcome, category = f.status.lower(), (f.error_category or "").lower()
+        finished.add_metric([f.job_type, f.version, outcome, category], float(f.count))
     yield depth
     yield oldest
     yield finished

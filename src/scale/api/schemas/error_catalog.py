@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from scale.api.schemas.common import UtcDateTime
-from scale.store.tables import ErrorRow
+from scale.services.views import ErrorView
 
 
 class ErrorOut(BaseModel):
@@ -21,7 +21,7 @@ class ErrorOut(BaseModel):
     last_modified: UtcDateTime
 
     @classmethod
-    def from_row(cls, row: ErrorRow) -> ErrorOut:
+    def from_row(cls, row: ErrorView) -> ErrorOut:
         return cls(
             id=row.id,
             name=row.name,

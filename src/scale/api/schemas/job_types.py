@@ -9,7 +9,7 @@ from pydantic import BaseModel, StrictBool, StrictInt, StrictStr
 from scale.api.schemas.common import UtcDateTime, WriteModel
 from scale.exceptions import FieldProblem
 from scale.services.job_types import JobTypePatch, JobTypeSpec, Validation
-from scale.store.tables import JobTypeRevisionRow, JobTypeRow
+from scale.services.views import JobTypeRevisionView, JobTypeView
 
 
 class JobConfigurationIn(WriteModel):
@@ -117,7 +117,7 @@ class JobTypeOut(BaseModel):
     last_modified: UtcDateTime
 
     @staticmethod
-    def _fields(row: JobTypeRow) -> dict[str, Any]:
+    def _fields(row: JobTypeView) -> dict[str, Any]:
         return {
             "id": row.id,
             "name": row.name,
@@ -141,7 +141,7 @@ class JobTypeOut(BaseModel):
         }
 
     @classmethod
-    def from_row(cls, row: JobTypeRow) -> JobTypeOut:
+    def from_row(cls, row: JobTypeView) -> JobTypeOut:
         return cls(**cls._fields(row))
 
 
@@ -151,7 +151,7 @@ class JobTypeDetailOut(JobTypeOut):
     configuration: dict[str, Any]
 
     @classmethod
-    def from_row(cls, row: JobTypeRow) -> JobTypeDetailOut:
+    def from_row(cls, row: JobTypeView) -> JobTypeDetailOut:
         return cls(
             **cls._fields(row),
             max_tries=row.max_tries,
@@ -209,7 +209,7 @@ class RevisionOut(BaseModel):
     created: UtcDateTime
 
     @staticmethod
-    def _fields(job_type: JobTypeRow, row: JobTypeRevisionRow) -> dict[str, Any]:
+    def _fields(job_type: JobTypeView, row: JobTypeRevisionView) -> dict[str, Any]:
         return {
             "id": row.id,
             "job_type": JobTypeRef(id=job_type.id, name=job_type.name, version=job_type.version),
@@ -219,7 +219,7 @@ class RevisionOut(BaseModel):
         }
 
     @classmethod
-    def from_row(cls, job_type: JobTypeRow, row: JobTypeRevisionRow) -> RevisionOut:
+    def from_row(cls, job_type: JobTypeView, row: JobTypeRevisionView) -> RevisionOut:
         return cls(**cls._fields(job_type, row))
 
 
@@ -227,5 +227,5 @@ class RevisionDetailOut(RevisionOut):
     manifest: dict[str, Any]
 
     @classmethod
-    def from_row(cls, job_type: JobTypeRow, row: JobTypeRevisionRow) -> RevisionDetailOut:
+    def from_row(cls, job_type: JobTypeView, row: JobTypeRevisionView) -> RevisionDetailOut:
         return cls(**cls._fields(job_type, row), manifest=row.manifest)

@@ -10,7 +10,7 @@ from scale.api.deps import MAX_ID
 from scale.api.schemas.common import UtcDateTime, WriteModel
 from scale.domain.states import ErrorCategory, JobStatus
 from scale.services.jobs import ExecutionView, JobDetailView, JobView
-from scale.store.tables import ErrorRow, JobTypeRow, NodeRow
+from scale.services.views import ErrorView, JobTypeView, NodeView
 
 
 class JobInputIn(WriteModel):
@@ -79,7 +79,7 @@ class JobTypeRef(BaseModel):
     unmet_resources: str | None
 
     @classmethod
-    def from_row(cls, row: JobTypeRow) -> JobTypeRef:
+    def from_row(cls, row: JobTypeView) -> JobTypeRef:
         return cls(
             id=row.id,
             name=row.name,
@@ -123,7 +123,7 @@ class NodeRef(BaseModel):
     hostname: str
 
     @classmethod
-    def from_row(cls, row: NodeRow | None) -> NodeRef | None:
+    def from_row(cls, row: NodeView | None) -> NodeRef | None:
         return None if row is None else cls(id=row.id, hostname=row.hostname)
 
 
@@ -135,7 +135,7 @@ class ErrorRef(BaseModel):
     category: str
 
     @classmethod
-    def from_row(cls, row: ErrorRow | None) -> ErrorRef | None:
+    def from_row(cls, row: ErrorView | None) -> ErrorRef | None:
         if row is None:
             return None
         return cls(

@@ -8,7 +8,7 @@ from pydantic import BaseModel, StrictBool, StrictStr
 
 from scale.api.schemas.common import UtcDateTime, WriteModel
 from scale.services.nodes import NodeChanges
-from scale.store.tables import NodeRow
+from scale.services.views import NodeView
 
 
 class NodeOut(BaseModel):
@@ -22,7 +22,7 @@ class NodeOut(BaseModel):
     last_modified: UtcDateTime
 
     @classmethod
-    def from_row(cls, row: NodeRow) -> NodeOut:
+    def from_row(cls, row: NodeView) -> NodeOut:
         return cls(
             id=row.id,
             hostname=row.hostname,

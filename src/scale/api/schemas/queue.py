@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from scale.api.schemas.common import UtcDateTime
 from scale.services.queue import QueueStatusView
-from scale.store.tables import JobTypeRow
+from scale.services.views import JobTypeView
 
 
 class QueueJobTypeOut(BaseModel):
@@ -20,7 +20,7 @@ class QueueJobTypeOut(BaseModel):
     icon_code: str | None
 
     @classmethod
-    def from_row(cls, row: JobTypeRow) -> QueueJobTypeOut:
+    def from_row(cls, row: JobTypeView) -> QueueJobTypeOut:
         return cls(
             id=row.id,
             name=row.name,

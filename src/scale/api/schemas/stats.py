@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -11,7 +12,7 @@ from scale.api.schemas.common import UtcDateTime, format_time
 from scale.api.schemas.jobs import JobTypeRef
 from scale.services.job_stats import JobCount, JobTypeCountView, JobTypeStatusView, LoadPoint
 from scale.services.metrics import Column, Group, MetricsType, PlotSeries
-from scale.store.tables import JobTypeRow
+from scale.services.views import JobTypeView
 
 
 class JobCountOut(BaseModel):
@@ -138,7 +139,7 @@ class MetricsTypeDetailOut(MetricsTypeOut):
     choices: list[JobTypeRef]
 
     @classmethod
-    def from_detail(cls, m: MetricsType, choices: list[JobTypeRow]) -> MetricsTypeDetailOut:
+    def from_detail(cls, m: MetricsType, choices: Sequence[JobTypeView]) -> MetricsTypeDetailOut:
         return cls.model_validate({**cls._fields(m), "choices": [JobTypeRef.from_row(r) for r in choices]})
 
 
